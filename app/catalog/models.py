@@ -1,0 +1,97 @@
+"""Journeys and their events, as authored by a tenant's admins."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import Column, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlmodel import Field, SQLModel
+
+from app.modelbase import timestamp_now, json_object, ref, tenant_fk, timestamp, uuid_pk
+
+
+class Visibility(str, Enum):
+    """Who can find a journey in the catalogue."""
+
+    PUBLIC = "PUBLIC"
+    PRIVATE = "PRIVATE"
+
+
+class JourneyStatus(str, Enum):
+    """Where a journey is in its authoring life."""
+
+    DRAFT = "DRAFT"
+    PUBLISHED = "PUBLISHED"
+    ARCHIVED = "ARCHIVED"
+
+
+class Journey(SQLModel, table=True):
+    """A program of scheduled and unscheduled events."""
+
+    __tablename__ = "journeys"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "slug", name="uq_journeys_tenant_slug"),
+        Index("ix_journeys_catalogue", "tenant_id", "status", "visibility", "created_at", "id"),
+        Index("ix_journeys_category", "tenant_id", "category", "created_at", "id"),
+        Index(
+            "ix_journeys_search_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ),
+    )
+
+    id: uuid.UUID = uuid_pk()
+    tenant_id: uuid.UUID = tenant_fk()
+    slug: str = Field(sa_column=Column(String(64), nullable=False))
+    title: str = Field(sa_column=Column(String(200), nullable=False))
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    category: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    tags: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(ARRAY(String(32)), nullable=False, server_default="{}"),
+    )
+    visibility: Visibility = Field(
+        default=Visibility.PUBLIC,
+        sa_column=Column(SAEnum(Visibility, name="journey_visibility"), nullable=False),
+    )
+    status: JourneyStatus = Field(
+        default=JourneyStatus.DRAFT,
+        sa_column=Column(SAEnum(JourneyStatus, name="journey_status"), nullable=False),
+    )
+    xp_reward: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    # Lowercased title, description and tags: what `search` matches, through a trigram index.
+    search_text: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    created_at: datetime = timestamp_now()
+    updated_at: datetime = timestamp_now()
+    published_at: datetime | None = timestamp()
+
+
+class JourneyEvent(SQLModel, table=True):
+    """One step of a journey: scheduled on a day offset from the start, or unscheduled."""
+
+    __tablename__ = "journey_events"
+    __table_args__ = (
+        UniqueConstraint(
+            "journey_id", "position", name="uq_journey_events_position", deferrable=True,
+            initially="DEFERRED",
+        ),
+    )
+
+    id: uuid.UUID = uuid_pk()
+    tenant_id: uuid.UUID = tenant_fk()
+    journey_id: uuid.UUID = ref("journeys.id")
+    position: int = Field(sa_column=Column(Integer, nullable=False))
+    title: str = Field(sa_column=Column(String(200), nullable=False))
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    kind: str = Field(default="task", sa_column=Column(String(32), nullable=False))
+    day_offset: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    duration_minutes: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    xp_reward: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    metadata_: dict[str, Any] = json_object()
+    created_at: datetime = timestamp_now()

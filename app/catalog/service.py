@@ -1,0 +1,453 @@
+"""The catalogue: journeys and their events, authored by admins and browsed by users."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.catalog.models import Journey, JourneyEvent, JourneyStatus, Visibility
+from app.errors import DomainError, ErrorCode, NotFound, Problems
+from app.modelbase import UNSET, utcnow
+from app.pagination import Page, fetch_page
+from app.realtime.outbox import EventType, record_event
+from app.tenancy.service import check_slug
+
+MAX_TITLE = 200
+MAX_DESCRIPTION = 10_000
+MAX_TAGS = 20
+MAX_TAG = 32
+MAX_CATEGORY = 64
+MAX_XP = 1_000_000
+MAX_DAY_OFFSET = 3650
+MAX_DURATION_MINUTES = 7 * 24 * 60
+MAX_EVENTS = 500
+MAX_SEARCH = 200
+KIND_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+CATALOGUE_KEYS = (col(Journey.created_at), col(Journey.id))
+
+
+@dataclass
+class JourneyFields:
+    """Authorable journey fields; ``UNSET`` ones are left as they are."""
+
+    slug: Any = UNSET
+    title: Any = UNSET
+    description: Any = UNSET
+    category: Any = UNSET
+    tags: Any = UNSET
+    visibility: Any = UNSET
+    xp_reward: Any = UNSET
+
+    def given(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not UNSET}
+
+
+@dataclass
+class EventFields:
+    """Authorable journey-event fields; ``UNSET`` ones are left as they are."""
+
+    title: Any = UNSET
+    description: Any = UNSET
+    kind: Any = UNSET
+    day_offset: Any = UNSET
+    duration_minutes: Any = UNSET
+    xp_reward: Any = UNSET
+    metadata: Any = UNSET
+
+    def given(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not UNSET}
+
+
+@dataclass(frozen=True)
+class CatalogueFilter:
+    """What a catalogue listing is narrowed to."""
+
+    category: str | None = None
+    search: str | None = None
+    statuses: tuple[JourneyStatus, ...] = (JourneyStatus.PUBLISHED,)
+    visibility: Visibility | None = Visibility.PUBLIC
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _text(problems: Problems, name: str, value: Any, *, required: bool, limit: int) -> str | None:
+    if value is None:
+        if required:
+            problems.add(name, "is required")
+        return None
+    text = str(value).strip()
+    if required and not text:
+        problems.add(name, "must not be blank")
+    elif len(text) > limit:
+        problems.add(name, f"must be at most {limit} characters")
+    return text
+
+
+def _int_range(problems: Problems, name: str, value: Any, low: int, high: int) -> None:
+    if value is not None and not low <= value <= high:
+        problems.add(name, f"must be between {low} and {high}")
+
+
+def _clean_journey(values: dict[str, Any], *, creating: bool) -> dict[str, Any]:
+    problems = Problems("input")
+    clean: dict[str, Any] = {}
+    if creating or "slug" in values:
+        slug = values.get("slug")
+        if slug is None:
+            problems.add("slug", "is required")
+        else:
+            check_slug(problems, "slug", slug)
+            clean["slug"] = slug
+    if creating or "title" in values:
+        clean["title"] = _text(problems, "title", values.get("title"), required=True, limit=MAX_TITLE)
+    if "description" in values:
+        clean["description"] = (
+            _text(problems, "description", values["description"], required=False, limit=MAX_DESCRIPTION)
+            or ""
+        )
+    if "category" in values:
+        category = _text(problems, "category", values["category"], required=False, limit=MAX_CATEGORY)
+        clean["category"] = category or None
+    if "tags" in values:
+        tags: list[str] = []
+        for index, tag in enumerate(values["tags"] or []):
+            text = str(tag).strip()
+            if not text or len(text) > MAX_TAG:
+                problems.add(("tags", str(index)), f"each tag must be 1-{MAX_TAG} characters")
+            elif text not in tags:
+                tags.append(text)
+        if len(tags) > MAX_TAGS:
+            problems.add("tags", f"at most {MAX_TAGS} tags")
+        clean["tags"] = tags
+    if "visibility" in values:
+        if values["visibility"] is None:
+            problems.add("visibility", "must not be null")
+        clean["visibility"] = values["visibility"]
+    if "xp_reward" in values:
+        if values["xp_reward"] is None:
+            problems.add("xpReward", "must not be null")
+        _int_range(problems, "xpReward", values["xp_reward"], 0, MAX_XP)
+        clean["xp_reward"] = values["xp_reward"]
+    problems.raise_if_any()
+    return clean
+
+
+def _clean_event(values: dict[str, Any], *, creating: bool) -> dict[str, Any]:
+    problems = Problems("input")
+    clean: dict[str, Any] = {}
+    if creating or "title" in values:
+        clean["title"] = _text(problems, "title", values.get("title"), required=True, limit=MAX_TITLE)
+    if "description" in values:
+        clean["description"] = (
+            _text(problems, "description", values["description"], required=False, limit=MAX_DESCRIPTION)
+            or ""
+        )
+    if "kind" in values:
+        kind = values["kind"]
+        if kind is None or not KIND_RE.match(kind):
+            problems.add("kind", "must be 1-32 lowercase letters, digits, '_' or '-', starting with a letter")
+        clean["kind"] = kind
+    if "day_offset" in values:
+        _int_range(problems, "dayOffset", values["day_offset"], 0, MAX_DAY_OFFSET)
+        clean["day_offset"] = values["day_offset"]
+    if "duration_minutes" in values:
+        _int_range(problems, "durationMinutes", values["duration_minutes"], 1, MAX_DURATION_MINUTES)
+        clean["duration_minutes"] = values["duration_minutes"]
+    if "xp_reward" in values:
+        if values["xp_reward"] is None:
+            problems.add("xpReward", "must not be null")
+        _int_range(problems, "xpReward", values["xp_reward"], 0, MAX_XP)
+        clean["xp_reward"] = values["xp_reward"]
+    if "metadata" in values:
+        clean["metadata_"] = values["metadata"] or {}
+    problems.raise_if_any()
+    return clean
+
+
+def _search_text(journey: Journey) -> str:
+    return " ".join([journey.title, journey.description, *journey.tags]).lower()
+
+
+def _journey_data(journey: Journey) -> dict[str, Any]:
+    return {"journeyId": str(journey.id), "slug": journey.slug, "status": journey.status.value}
+
+
+def _record(session: AsyncSession, journey: Journey, type: EventType, **extra: Any) -> None:
+    record_event(
+        session,
+        tenant_id=journey.tenant_id,
+        user_id=None,
+        type=type,
+        data={**_journey_data(journey), **extra},
+    )
+
+
+async def _slug_taken(session: AsyncSession, *, tenant_id: uuid.UUID, slug: str, but: uuid.UUID | None) -> bool:
+    query = select(Journey.id).where(col(Journey.tenant_id) == tenant_id, col(Journey.slug) == slug)
+    if but is not None:
+        query = query.where(col(Journey.id) != but)
+    return (await session.execute(query)).first() is not None
+
+
+async def create_journey(session: AsyncSession, *, tenant_id: uuid.UUID, values: JourneyFields) -> Journey:
+    """A new DRAFT journey."""
+    clean = _clean_journey(values.given(), creating=True)
+    if await _slug_taken(session, tenant_id=tenant_id, slug=clean["slug"], but=None):
+        raise DomainError(ErrorCode.BAD_USER_INPUT, "slug is taken", field=["input", "slug"])
+    journey = Journey(tenant_id=tenant_id, **clean)
+    journey.search_text = _search_text(journey)
+    session.add(journey)
+    await session.flush()
+    _record(session, journey, EventType.JOURNEY_CREATED)
+    return journey
+
+
+async def lock_journey(session: AsyncSession, *, tenant_id: uuid.UUID, journey_id: uuid.UUID) -> Journey:
+    """The tenant's journey, locked for this transaction; ``NotFound`` otherwise."""
+    journey = (
+        await session.execute(
+            select(Journey)
+            .where(col(Journey.id) == journey_id, col(Journey.tenant_id) == tenant_id)
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if journey is None:
+        raise NotFound("Journey", field=["id"])
+    return journey
+
+
+async def update_journey(
+    session: AsyncSession, *, tenant_id: uuid.UUID, journey_id: uuid.UUID, values: JourneyFields
+) -> Journey:
+    """Change the given fields of a journey."""
+    clean = _clean_journey(values.given(), creating=False)
+    journey = await lock_journey(session, tenant_id=tenant_id, journey_id=journey_id)
+    if "slug" in clean and await _slug_taken(session, tenant_id=tenant_id, slug=clean["slug"], but=journey.id):
+        raise DomainError(ErrorCode.BAD_USER_INPUT, "slug is taken", field=["input", "slug"])
+    for name, value in clean.items():
+        setattr(journey, name, value)
+    journey.search_text = _search_text(journey)
+    journey.updated_at = utcnow()
+    await session.flush()
+    _record(session, journey, EventType.JOURNEY_UPDATED, fields=sorted(clean))
+    return journey
+
+
+async def publish_journey(session: AsyncSession, *, tenant_id: uuid.UUID, journey_id: uuid.UUID) -> Journey:
+    """Make a journey available to users; it needs at least one event. Publishing twice is a no-op."""
+    journey = await lock_journey(session, tenant_id=tenant_id, journey_id=journey_id)
+    if journey.status is JourneyStatus.PUBLISHED:
+        return journey
+    count = (
+        await session.execute(select(func.count()).where(col(JourneyEvent.journey_id) == journey.id))
+    ).scalar_one()
+    if count == 0:
+        raise DomainError(ErrorCode.BAD_USER_INPUT, "a journey needs at least one event to be published", field=["id"])
+    journey.status = JourneyStatus.PUBLISHED
+    journey.published_at = utcnow()
+    journey.updated_at = journey.published_at
+    await session.flush()
+    _record(session, journey, EventType.JOURNEY_PUBLISHED)
+    return journey
+
+
+async def archive_journey(session: AsyncSession, *, tenant_id: uuid.UUID, journey_id: uuid.UUID) -> Journey:
+    """Withdraw a journey from users; archiving twice is a no-op."""
+    journey = await lock_journey(session, tenant_id=tenant_id, journey_id=journey_id)
+    if journey.status is JourneyStatus.ARCHIVED:
+        return journey
+    journey.status = JourneyStatus.ARCHIVED
+    journey.updated_at = utcnow()
+    await session.flush()
+    _record(session, journey, EventType.JOURNEY_ARCHIVED)
+    return journey
+
+
+async def _ordered_events(session: AsyncSession, journey_id: uuid.UUID) -> list[JourneyEvent]:
+    result = await session.execute(
+        select(JourneyEvent).where(col(JourneyEvent.journey_id) == journey_id).order_by(col(JourneyEvent.position))
+    )
+    return list(result.scalars())
+
+
+async def add_event(
+    session: AsyncSession, *, tenant_id: uuid.UUID, journey_id: uuid.UUID, values: EventFields
+) -> JourneyEvent:
+    """Append an event to a journey (it goes last)."""
+    clean = _clean_event(values.given(), creating=True)
+    journey = await lock_journey(session, tenant_id=tenant_id, journey_id=journey_id)
+    last = (
+        await session.execute(
+            select(func.coalesce(func.max(JourneyEvent.position), 0)).where(
+                col(JourneyEvent.journey_id) == journey.id
+            )
+        )
+    ).scalar_one()
+    if last >= MAX_EVENTS:
+        raise DomainError(ErrorCode.BAD_USER_INPUT, f"a journey has at most {MAX_EVENTS} events", field=["journeyId"])
+    item = JourneyEvent(tenant_id=tenant_id, journey_id=journey.id, position=last + 1, **clean)
+    session.add(item)
+    await session.flush()
+    _record(session, journey, EventType.JOURNEY_EVENT_ADDED, eventId=str(item.id), position=item.position)
+    return item
+
+
+async def _lock_event(session: AsyncSession, *, tenant_id: uuid.UUID, event_id: uuid.UUID) -> tuple[Journey, JourneyEvent]:
+    journey_id = (
+        await session.execute(
+            select(JourneyEvent.journey_id).where(
+                col(JourneyEvent.id) == event_id, col(JourneyEvent.tenant_id) == tenant_id
+            )
+        )
+    ).scalar_one_or_none()
+    if journey_id is None:
+        raise NotFound("Journey event", field=["id"])
+    journey = await lock_journey(session, tenant_id=tenant_id, journey_id=journey_id)
+    item = await session.get(JourneyEvent, event_id, populate_existing=True)
+    if item is None:
+        raise NotFound("Journey event", field=["id"])
+    return journey, item
+
+
+async def update_event(
+    session: AsyncSession, *, tenant_id: uuid.UUID, event_id: uuid.UUID, values: EventFields
+) -> JourneyEvent:
+    """Change the given fields of a journey event."""
+    clean = _clean_event(values.given(), creating=False)
+    journey, item = await _lock_event(session, tenant_id=tenant_id, event_id=event_id)
+    for name, value in clean.items():
+        setattr(item, name, value)
+    await session.flush()
+    _record(session, journey, EventType.JOURNEY_EVENT_UPDATED, eventId=str(item.id), fields=sorted(clean))
+    return item
+
+
+async def remove_event(session: AsyncSession, *, tenant_id: uuid.UUID, event_id: uuid.UUID) -> JourneyEvent:
+    """Delete an event; later events move up one position. Returns the removed event."""
+    journey, item = await _lock_event(session, tenant_id=tenant_id, event_id=event_id)
+    await session.delete(item)
+    await session.flush()
+    await session.execute(
+        update(JourneyEvent)
+        .where(col(JourneyEvent.journey_id) == journey.id, col(JourneyEvent.position) > item.position)
+        .values(position=JourneyEvent.position - 1)  # type: ignore[operator]
+    )
+    _record(session, journey, EventType.JOURNEY_EVENT_REMOVED, eventId=str(item.id))
+    return item
+
+
+async def reorder_events(
+    session: AsyncSession, *, tenant_id: uuid.UUID, journey_id: uuid.UUID, event_ids: Sequence[uuid.UUID]
+) -> Journey:
+    """Set positions 1..n in the order given; the ids must be exactly the journey's events."""
+    journey = await lock_journey(session, tenant_id=tenant_id, journey_id=journey_id)
+    current = await _ordered_events(session, journey.id)
+    if len(event_ids) != len(set(event_ids)) or set(event_ids) != {e.id for e in current}:
+        raise DomainError(
+            ErrorCode.BAD_USER_INPUT,
+            "eventIds must list each of the journey's events exactly once",
+            field=["eventIds"],
+        )
+    by_id = {e.id: e for e in current}
+    for position, event_id in enumerate(event_ids, start=1):
+        by_id[event_id].position = position
+    await session.flush()
+    _record(session, journey, EventType.JOURNEY_EVENTS_REORDERED, eventIds=[str(i) for i in event_ids])
+    return journey
+
+
+def _like_pattern(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search_terms(search: str | None) -> list[str]:
+    """The words of a search, lowercased; too long a search is bad input."""
+    if search is None:
+        return []
+    if len(search) > MAX_SEARCH:
+        raise DomainError(ErrorCode.BAD_USER_INPUT, f"search must be at most {MAX_SEARCH} characters", field=["search"])
+    return search.lower().split()[:10]
+
+
+async def list_journeys(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    filter: CatalogueFilter,
+    first: int,
+    after: tuple[datetime, uuid.UUID] | None,
+) -> Page[Journey]:
+    """A page of the tenant's journeys, newest first, narrowed by ``filter``."""
+    query = select(Journey).where(col(Journey.tenant_id) == tenant_id)
+    if filter.statuses:
+        query = query.where(col(Journey.status).in_(filter.statuses))
+    if filter.visibility is not None:
+        query = query.where(col(Journey.visibility) == filter.visibility)
+    if filter.category is not None:
+        query = query.where(col(Journey.category) == filter.category)
+    for term in search_terms(filter.search):
+        query = query.where(col(Journey.search_text).like(_like_pattern(term)))
+    return await fetch_page(session, query, keys=CATALOGUE_KEYS, after=after, first=first, descending=True)
+
+
+async def get_journey(
+    session: AsyncSession, *, tenant_id: uuid.UUID, journey_id: uuid.UUID, published_only: bool
+) -> Journey | None:
+    """One journey of the tenant (only a published one when ``published_only``)."""
+    query = select(Journey).where(col(Journey.id) == journey_id, col(Journey.tenant_id) == tenant_id)
+    if published_only:
+        query = query.where(col(Journey.status) == JourneyStatus.PUBLISHED)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def journeys_by_ids(
+    session: AsyncSession, *, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Journey]:
+    """The tenant's journeys with these ids."""
+    result = await session.execute(
+        select(Journey).where(col(Journey.tenant_id) == tenant_id, col(Journey.id).in_(ids))
+    )
+    return {j.id: j for j in result.scalars()}
+
+
+async def events_of_journeys(
+    session: AsyncSession, *, tenant_id: uuid.UUID, journey_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[JourneyEvent]]:
+    """Each journey's events in position order, in one query."""
+    result = await session.execute(
+        select(JourneyEvent)
+        .where(col(JourneyEvent.tenant_id) == tenant_id, col(JourneyEvent.journey_id).in_(journey_ids))
+        .order_by(col(JourneyEvent.journey_id), col(JourneyEvent.position))
+    )
+    grouped: dict[uuid.UUID, list[JourneyEvent]] = {i: [] for i in journey_ids}
+    for item in result.scalars():
+        grouped[item.journey_id].append(item)
+    return grouped
+
+
+async def events_by_ids(
+    session: AsyncSession, *, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, JourneyEvent]:
+    """The tenant's journey events with these ids."""
+    result = await session.execute(
+        select(JourneyEvent).where(col(JourneyEvent.tenant_id) == tenant_id, col(JourneyEvent.id).in_(ids))
+    )
+    return {e.id: e for e in result.scalars()}
+
+
+async def journeys_by_slugs(
+    session: AsyncSession, *, tenant_id: uuid.UUID, slugs: Sequence[str]
+) -> dict[str, Journey]:
+    """The tenant's journeys with these slugs."""
+    result = await session.execute(
+        select(Journey).where(col(Journey.tenant_id) == tenant_id, col(Journey.slug).in_(slugs))
+    )
+    return {j.slug: j for j in result.scalars()}

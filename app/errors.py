@@ -1,0 +1,104 @@
+"""Domain errors and the public error codes. No GraphQL imports here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+
+class ErrorCode(str, Enum):
+    """The public error codes."""
+
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    NOT_FOUND = "NOT_FOUND"
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    ALREADY_ACTIVE = "ALREADY_ACTIVE"
+    NOT_ACTIVE = "NOT_ACTIVE"
+    NOT_SUSPENDED = "NOT_SUSPENDED"
+    UNAVAILABLE = "UNAVAILABLE"
+    QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+    NOT_CONFIGURED = "NOT_CONFIGURED"
+    UPSTREAM_FAILED = "UPSTREAM_FAILED"
+    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+
+    @property
+    def status(self) -> int:
+        """The HTTP status a REST client would have seen for this code."""
+        return _STATUS[self]
+
+
+_STATUS = {
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.BAD_USER_INPUT: 400,
+    ErrorCode.ALREADY_ACTIVE: 422,
+    ErrorCode.NOT_ACTIVE: 422,
+    ErrorCode.NOT_SUSPENDED: 422,
+    ErrorCode.UNAVAILABLE: 422,
+    ErrorCode.QUERY_TOO_COMPLEX: 400,
+    ErrorCode.NOT_CONFIGURED: 503,
+    ErrorCode.UPSTREAM_FAILED: 502,
+    ErrorCode.INTERNAL_SERVER_ERROR: 500,
+}
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One invalid input field: its path (e.g. ``["input", "title"]``) and what is wrong."""
+
+    field: tuple[str, ...]
+    message: str
+
+
+class DomainError(Exception):
+    """A business rule said no. Mutations return it as a ``UserError``."""
+
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        *,
+        field: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = tuple(field) if field is not None else None
+
+
+class NotFound(DomainError):
+    """The object does not exist or the viewer may not see it."""
+
+    def __init__(self, what: str, *, field: Sequence[str] | None = None) -> None:
+        super().__init__(ErrorCode.NOT_FOUND, f"{what} not found", field=field)
+
+
+class InvalidInput(DomainError):
+    """One or more input fields are invalid; every problem is listed."""
+
+    def __init__(self, problems: Sequence[FieldProblem]) -> None:
+        if not problems:
+            raise ValueError("InvalidInput needs at least one problem")
+        self.problems = tuple(problems)
+        first = self.problems[0]
+        message = "; ".join(f"{'.'.join(p.field)}: {p.message}" for p in self.problems)
+        super().__init__(ErrorCode.BAD_USER_INPUT, message, field=first.field)
+
+
+class Problems:
+    """Collects field problems while validating, then raises them all at once."""
+
+    def __init__(self, *prefix: str) -> None:
+        self.prefix = prefix
+        self.items: list[FieldProblem] = []
+
+    def add(self, field: str | Sequence[str], message: str) -> None:
+        path = (field,) if isinstance(field, str) else tuple(field)
+        self.items.append(FieldProblem(self.prefix + path, message))
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise InvalidInput(self.items)

@@ -1,0 +1,95 @@
+"""The typed per-request context: who is asking, the request's session gate and loaders."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.types import Info as StrawberryInfo
+
+from app.db import SessionGate
+from app.errors import DomainError, ErrorCode
+from app.graphql.loaders import Loaders
+from app.graphql.relay import CursorCodec
+from app.runtime import Runtime
+from app.tenancy.credentials import Unauthenticated
+from app.tenancy.service import Viewer, authenticate
+
+
+def bearer_credential(value: str | None) -> str | None:
+    """The credential in an ``Authorization: Bearer …`` value; None when absent."""
+    if value is None or not value.strip():
+        return None
+    scheme, _, credential = value.strip().partition(" ")
+    if scheme.lower() != "bearer" or not credential.strip():
+        raise Unauthenticated("Authorization must be 'Bearer <token or API key>'")
+    return credential.strip()
+
+
+@dataclass
+class Context:
+    """Everything a resolver may use. One per HTTP request, or per websocket connection."""
+
+    runtime: Runtime
+    request: Request | WebSocket
+    response: Response | None
+    request_id: str
+    credential: str | None = None
+    credential_error: DomainError | None = None
+    connection_params: dict[str, Any] | None = None
+    db: SessionGate = field(init=False)
+    loaders: Loaders = field(init=False)
+    _viewer: Viewer | None = field(default=None, init=False)
+    _auth_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+
+    def __post_init__(self) -> None:
+        self.db = SessionGate(self.runtime.sessions, on_commit=lambda _session: self.refresh_loaders())
+        self.loaders = Loaders(self)
+
+    @property
+    def cursors(self) -> CursorCodec:
+        return self.runtime.cursors
+
+    def refresh_loaders(self) -> None:
+        """Forget cached loads (after a write committed, they may be stale)."""
+        self.loaders = Loaders(self)
+
+    async def viewer(self) -> Viewer:
+        """The authenticated viewer; UNAUTHENTICATED without a valid credential."""
+        if self._viewer is not None:
+            return self._viewer
+        if self.credential_error is not None:
+            raise self.credential_error
+        if self.credential is None:
+            raise DomainError(ErrorCode.UNAUTHENTICATED, "Authentication required: send 'Authorization: Bearer <token>'")
+        async with self._auth_lock:
+            if self._viewer is None:
+                try:
+                    async with self.db.write() as session:
+                        self._viewer = await authenticate(
+                            session, settings=self.runtime.settings, credential=self.credential
+                        )
+                except DomainError as exc:
+                    self.credential_error = exc
+                    raise
+        return self._viewer
+
+    async def optional_viewer(self) -> Viewer | None:
+        """The viewer if a credential was sent (a bad one still fails)."""
+        if self.credential is None and self.credential_error is None:
+            return None
+        return await self.viewer()
+
+    async def admin(self) -> Viewer:
+        """The viewer, who must be an admin of their tenant (FORBIDDEN otherwise)."""
+        viewer = await self.viewer()
+        if not viewer.is_admin:
+            raise DomainError(ErrorCode.FORBIDDEN, "This operation needs the admin role")
+        return viewer
+
+
+Info: TypeAlias = StrawberryInfo[Context, None]

@@ -1,0 +1,140 @@
+"""The error model: ``UserError`` payload entries, and the shaping of top-level errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import strawberry
+from graphql import GraphQLError
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.extensions import SchemaExtension
+
+from app.errors import DomainError, InvalidInput
+from app.errors import ErrorCode as DomainErrorCode
+from app.graphql.scalars import JsonInputError
+
+log = logging.getLogger("app.graphql")
+T = TypeVar("T")
+
+ErrorCode = strawberry.enum(
+    DomainErrorCode,
+    name="ErrorCode",
+    description=(
+        "Why an operation failed. UNAUTHENTICATED 401, FORBIDDEN 403, NOT_FOUND 404, "
+        "BAD_USER_INPUT 400, ALREADY_ACTIVE/NOT_ACTIVE/NOT_SUSPENDED/UNAVAILABLE 422, "
+        "QUERY_TOO_COMPLEX 400, NOT_CONFIGURED 503, UPSTREAM_FAILED 502, INTERNAL_SERVER_ERROR 500."
+    ),
+)
+
+# Failures that are never a mutation's business outcome: they go to the top-level errors.
+TOP_LEVEL_CODES = {DomainErrorCode.UNAUTHENTICATED, DomainErrorCode.FORBIDDEN}
+
+
+@strawberry.type(description="A business rule or input check that made a mutation fail.")
+class UserError:
+    code: DomainErrorCode = strawberry.field(description="What kind of failure this is.")
+    message: str = strawberry.field(description="A readable explanation.")
+    field: list[str] | None = strawberry.field(
+        description="The path of the input field at fault, e.g. [\"input\", \"title\"], when one is."
+    )
+
+
+def user_errors(exc: DomainError) -> list[UserError]:
+    """One UserError per problem of ``exc``."""
+    if isinstance(exc, InvalidInput):
+        return [UserError(code=exc.code, message=p.message, field=list(p.field)) for p in exc.problems]
+    return [UserError(code=exc.code, message=exc.message, field=list(exc.field) if exc.field else None)]
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A mutation's unit of work said no; ``errors`` go in the payload."""
+
+    errors: list[UserError]
+
+
+@dataclass(frozen=True)
+class Done(Generic[T]):
+    """A mutation's unit of work committed and produced ``value``."""
+
+    value: T
+
+
+async def run_write(info: Any, work: Callable[[AsyncSession], Awaitable[T]]) -> Done[T] | Failed:
+    """Run ``work`` as the operation's unit of work; business failures become ``Failed``."""
+    ctx = info.context
+    try:
+        async with ctx.db.write() as session:
+            value = await work(session)
+    except DomainError as exc:
+        if exc.code in TOP_LEVEL_CODES:
+            raise
+        return Failed(user_errors(exc))
+    return Done(value)
+
+
+def _fields_extension(exc: DomainError) -> list[dict[str, Any]] | None:
+    if isinstance(exc, InvalidInput):
+        return [{"field": list(p.field), "message": p.message} for p in exc.problems]
+    if exc.field:
+        return [{"field": list(exc.field), "message": exc.message}]
+    return None
+
+
+class QueryTooComplex(GraphQLError):
+    """Raised by the document limits; shaped as QUERY_TOO_COMPLEX."""
+
+
+class ErrorShaping(SchemaExtension):
+    """Gives every top-level error ``extensions { code status }`` and masks unexpected ones."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        errors = getattr(result, "errors", None)
+        if result is not None and errors:
+            result.errors = [self.shape(error) for error in errors]
+
+    def shape(self, error: GraphQLError) -> GraphQLError:
+        original = error.original_error
+        while isinstance(original, GraphQLError) and original.original_error is not None:
+            original = original.original_error
+        extensions: dict[str, Any]
+        message = error.message
+        if isinstance(original, DomainError):
+            extensions = {"code": original.code.value, "status": original.code.status}
+            fields = _fields_extension(original)
+            if fields:
+                extensions["fields"] = fields
+            message = original.message
+        elif isinstance(original, JsonInputError):
+            extensions = {"code": "BAD_USER_INPUT", "status": 400}
+        elif isinstance(error, QueryTooComplex) or "Parsing aborted" in error.message:
+            extensions = {"code": "QUERY_TOO_COMPLEX", "status": 400}
+        elif original is None:
+            code = (error.extensions or {}).get("code")
+            if code in DomainErrorCode.__members__:
+                extensions = {"code": code, "status": DomainErrorCode[code].status}
+            else:
+                extensions = {"code": "BAD_USER_INPUT", "status": 400}
+        else:
+            request_id = getattr(self.execution_context.context, "request_id", "-")
+            log.error(
+                "unexpected error in %s (request %s)",
+                self.execution_context.operation_name or "anonymous operation",
+                request_id,
+                exc_info=original,
+            )
+            message = f"Internal server error (request id {request_id})"
+            extensions = {"code": "INTERNAL_SERVER_ERROR", "status": 500, "requestId": request_id}
+        return GraphQLError(
+            message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions=extensions,
+        )

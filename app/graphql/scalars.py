@@ -1,0 +1,33 @@
+"""Custom scalars: ``JSON`` objects capped at 16 KiB."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, NewType
+
+import strawberry
+
+MAX_JSON_BYTES = 16 * 1024
+
+
+class JsonInputError(ValueError):
+    """A JSON argument that is not an object or is too large."""
+
+
+def parse_json_object(value: Any) -> dict[str, Any]:
+    """Accept a JSON object of at most 16 KiB serialised."""
+    if not isinstance(value, dict):
+        raise JsonInputError("JSON input must be an object")
+    size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > MAX_JSON_BYTES:
+        raise JsonInputError(f"JSON input is {size} bytes; at most {MAX_JSON_BYTES} are allowed")
+    return value
+
+
+JSON = strawberry.scalar(
+    NewType("JSON", object),
+    name="JSON",
+    description="A JSON value. As input it must be an object of at most 16 KiB serialised.",
+    serialize=lambda value: value,
+    parse_value=parse_json_object,
+)

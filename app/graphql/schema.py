@@ -1,0 +1,84 @@
+"""The schema: each domain's Query and Mutation merged, with the conventions' extensions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from graphql import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxTokensLimiter,
+    ParserCache,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.tools import merge_types
+
+from app.graphql.catalog.mutations import CatalogMutation
+from app.graphql.catalog.queries import CatalogQuery
+from app.graphql.context import Info
+from app.graphql.errors import ErrorShaping
+from app.graphql.limits import MAX_TOKENS, AliasLimit, DepthLimit
+from app.graphql.node import resolve_node
+from app.graphql.relay import MAX_PAGE_SIZE, Node, bad_input
+from app.graphql.tenancy.mutations import TenancyMutation
+from app.graphql.tenancy.queries import TenancyQuery
+
+
+@strawberry.type
+class NodeQuery:
+    @strawberry.field(description="Any object by its global id; null if it does not exist or is not visible.")
+    async def node(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="A global id.")]
+    ) -> Node | None:
+        await info.context.viewer()
+        return await resolve_node(info, id)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="Objects by global id, in the order asked; null for each one not visible.")
+    async def nodes(
+        self,
+        info: Info,
+        ids: Annotated[list[strawberry.ID], strawberry.argument(description="At most 100 global ids.")],
+    ) -> list[Node | None]:
+        await info.context.viewer()
+        if len(ids) > MAX_PAGE_SIZE:
+            raise bad_input(f"at most {MAX_PAGE_SIZE} ids", "ids")
+        return [await resolve_node(info, i) for i in ids]
+
+
+Query = merge_types("Query", (NodeQuery, TenancyQuery, CatalogQuery))
+Mutation = merge_types("Mutation", (TenancyMutation, CatalogMutation))
+
+
+class CloseSession(SchemaExtension):
+    """Returns the operation's connection to the pool when the operation ends."""
+
+    async def on_operation(self):  # type: ignore[no-untyped-def]
+        yield
+        context = self.execution_context.context
+        db = getattr(context, "db", None)
+        if db is not None and getattr(context, "connection_params", None) is None:
+            await db.close()
+
+
+def create_schema(*, introspection: bool = True) -> strawberry.Schema:
+    """The Journeys schema with its limits, caches and error shaping."""
+    rules = [DepthLimit, AliasLimit]
+    if not introspection:
+        rules.append(NoSchemaIntrospectionCustomRule)  # type: ignore[arg-type]
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[
+            ErrorShaping,
+            CloseSession,
+            MaxTokensLimiter(max_token_count=MAX_TOKENS),
+            ParserCache(maxsize=1000),
+            AddValidationRules(rules),  # type: ignore[arg-type]
+            ValidationCache(maxsize=1000),
+        ],
+    )
+
+
+schema = create_schema()

@@ -1,0 +1,44 @@
+"""Tenancy queries: the viewer and the tenant's API keys."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from sqlmodel import col, select
+
+from app.graphql.context import Info
+from app.graphql.relay import DEFAULT_PAGE_SIZE, Connection, PageRequest
+from app.graphql.tenancy.types import ApiKeyNode, ViewerType
+from app.pagination import fetch_page
+from app.tenancy.models import ApiKey
+
+
+@strawberry.type
+class TenancyQuery:
+    @strawberry.field(description="Who is asking: the authenticated user (or API key) and their tenant.")
+    async def viewer(self, info: Info) -> ViewerType:
+        return ViewerType.from_viewer(await info.context.viewer())
+
+    @strawberry.field(description="Admins: the tenant's API keys, newest first.")
+    async def api_keys(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description="Page size, 1..100.")] = DEFAULT_PAGE_SIZE,
+        after: Annotated[str | None, strawberry.argument(description="Cursor to continue after.")] = None,
+    ) -> Connection[ApiKeyNode]:
+        viewer = await info.context.admin()
+        request = PageRequest(
+            info.context.cursors, tenant_id=viewer.tenant_id, list_name="apiKeys",
+            first=first, after=after, filters={},
+        )
+        async with info.context.db.read() as session:
+            page = await fetch_page(
+                session,
+                select(ApiKey).where(col(ApiKey.tenant_id) == viewer.tenant_id),
+                keys=(col(ApiKey.created_at), col(ApiKey.id)),
+                after=request.after,
+                first=request.first,
+                descending=True,
+            )
+        return request.connection(page, key=lambda k: (k.created_at, k.id), node=ApiKeyNode.from_model)

@@ -1,0 +1,43 @@
+"""Running Alembic migrations from code (the CLI and `serve` migrate to head first)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def alembic_config(database_url: str) -> Config:
+    """Alembic's config pointing at our migrations and the given database."""
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def upgrade_to_head(database_url: str) -> None:
+    """Apply every pending migration (synchronous; runs its own event loop)."""
+    command.upgrade(alembic_config(database_url), "head")
+
+
+async def upgrade_to_head_async(database_url: str) -> None:
+    """Apply every pending migration from async code."""
+    await asyncio.to_thread(upgrade_to_head, database_url)
+
+
+def head_revision() -> str | None:
+    """The newest revision in the migrations folder."""
+    return ScriptDirectory.from_config(alembic_config("postgresql+asyncpg://x/x")).get_current_head()
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The revision the database is at."""
+    async with engine.connect() as conn:
+        return await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())

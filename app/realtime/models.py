@@ -1,0 +1,35 @@
+"""The event store: every change's event, kept in the change's own transaction."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, Identity, Index, String
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlmodel import Field, SQLModel
+
+from app.modelbase import timestamp_now, tenant_fk
+
+
+class OutboxEvent(SQLModel, table=True):
+    """One recorded event. Ids grow in commit order within a tenant (see outbox.py)."""
+
+    __tablename__ = "outbox_events"
+    __table_args__ = (
+        Index("ix_outbox_events_tenant_id", "tenant_id", "id"),
+        Index("ix_outbox_events_tenant_user_id", "tenant_id", "user_id", "id"),
+        Index("ix_outbox_events_occurred_at", "occurred_at"),
+    )
+
+    id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, Identity(always=True), primary_key=True)
+    )
+    tenant_id: uuid.UUID = tenant_fk()
+    user_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(UUID(as_uuid=True), nullable=True)
+    )
+    type: str = Field(sa_column=Column(String(64), nullable=False))
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    occurred_at: datetime = timestamp_now()

@@ -1,0 +1,147 @@
+"""User JWTs and tenant API keys: minting and checking, with no database access."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jwt
+
+from app.config import Settings
+from app.errors import DomainError, ErrorCode
+
+API_KEY_PREFIX = "sk_"
+MAX_EXTERNAL_ID = 200
+
+
+class Role(str, Enum):
+    """What a viewer may do in their tenant."""
+
+    USER = "user"
+    ADMIN = "admin"
+
+
+class Unauthenticated(DomainError):
+    """No usable credential."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(ErrorCode.UNAUTHENTICATED, message)
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    """What a valid user JWT says."""
+
+    subject: str
+    tenant_slug: str
+    role: Role
+    timezone: str | None
+
+
+def valid_timezone(name: str) -> bool:
+    """Whether ``name`` is an IANA zone this machine knows."""
+    if not name or len(name) > 64 or name.startswith(("/", ".")) or ".." in name:
+        return False
+    try:
+        ZoneInfo(name)
+    except (KeyError, ValueError, OSError):
+        return False
+    return True
+
+
+def mint_user_token(
+    settings: Settings,
+    *,
+    tenant_slug: str,
+    subject: str,
+    role: Role = Role.USER,
+    ttl_seconds: int = 3600,
+    timezone: str | None = None,
+) -> str:
+    """A signed HS256 user JWT."""
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "sub": subject,
+        "tenant": tenant_slug,
+        "role": role.value,
+        "iat": now,
+        "exp": now + ttl_seconds,
+    }
+    if timezone:
+        claims["tz"] = timezone
+    if settings.jwt_issuer:
+        claims["iss"] = settings.jwt_issuer
+    if settings.jwt_audience:
+        claims["aud"] = settings.jwt_audience
+    return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
+
+
+def read_user_token(settings: Settings, token: str) -> TokenClaims:
+    """Verify a user JWT; any defect is :class:`Unauthenticated`."""
+    try:
+        claims = jwt.decode(
+            token,
+            settings.jwt_secret,
+            algorithms=["HS256"],
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            options={"require": ["exp", "sub", "tenant"], "verify_aud": bool(settings.jwt_audience)},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthenticated("The token has expired") from exc
+    except jwt.MissingRequiredClaimError as exc:
+        raise Unauthenticated(f"The token lacks the {exc.claim!r} claim") from exc
+    except jwt.PyJWTError as exc:
+        raise Unauthenticated("The token is invalid") from exc
+    subject, tenant, role, tz = (claims.get(k) for k in ("sub", "tenant", "role", "tz"))
+    if not isinstance(subject, str) or not subject or len(subject) > MAX_EXTERNAL_ID:
+        raise Unauthenticated("The token's 'sub' claim must be a non-empty string")
+    if not isinstance(tenant, str) or not tenant:
+        raise Unauthenticated("The token's 'tenant' claim must be a tenant slug")
+    if role is None:
+        role = Role.USER.value
+    if role not in {r.value for r in Role}:
+        raise Unauthenticated("The token's 'role' claim must be 'user' or 'admin'")
+    if tz is not None and (not isinstance(tz, str) or not valid_timezone(tz)):
+        raise Unauthenticated("The token's 'tz' claim is not a known IANA timezone")
+    return TokenClaims(subject=subject, tenant_slug=tenant, role=Role(role), timezone=tz)
+
+
+@dataclass(frozen=True)
+class NewApiKey:
+    """A freshly generated API key: the secret is shown once, only the hash is kept."""
+
+    key_id: str
+    secret: str
+    secret_hash: str
+
+
+def hash_api_secret(secret: str) -> str:
+    """The stored form of an API key secret (high-entropy, so a plain SHA-256 suffices)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def generate_api_key() -> NewApiKey:
+    """A new ``sk_<key id>_<secret>`` key."""
+    key_id = secrets.token_hex(8)
+    secret = f"{API_KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
+    return NewApiKey(key_id=key_id, secret=secret, secret_hash=hash_api_secret(secret))
+
+
+def parse_api_key(secret: str) -> str:
+    """The key id inside an API key, or :class:`Unauthenticated` if it is not one."""
+    parts = secret.split("_", 2)
+    if len(parts) != 3 or len(parts[1]) != 16 or not parts[2]:
+        raise Unauthenticated("The API key is malformed")
+    return parts[1]
+
+
+def api_secret_matches(secret: str, stored_hash: str) -> bool:
+    """Constant-time comparison of a presented secret with the stored hash."""
+    return hmac.compare_digest(hash_api_secret(secret), stored_hash)
