@@ -24,10 +24,13 @@ def parse_json_object(value: Any) -> dict[str, Any]:
     return value
 
 
-JSON = strawberry.scalar(
-    NewType("JSON", object),
-    name="JSON",
-    description="A JSON value. As input it must be an object of at most 16 KiB serialised.",
-    serialize=lambda value: value,
-    parse_value=parse_json_object,
-)
+JSON = NewType("JSON", object)
+
+SCALAR_MAP = {
+    JSON: strawberry.scalar(
+        name="JSON",
+        description="A JSON value. As input it must be an object of at most 16 KiB serialised.",
+        serialize=lambda value: value,
+        parse_value=parse_json_object,
+    )
+}

@@ -13,6 +13,7 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from app.graphql.catalog.mutations import CatalogMutation
@@ -22,6 +23,7 @@ from app.graphql.errors import ErrorShaping
 from app.graphql.limits import MAX_TOKENS, AliasLimit, DepthLimit
 from app.graphql.node import resolve_node
 from app.graphql.relay import MAX_PAGE_SIZE, Node, bad_input
+from app.graphql.scalars import SCALAR_MAP
 from app.graphql.tenancy.mutations import TenancyMutation
 from app.graphql.tenancy.queries import TenancyQuery
 
@@ -65,18 +67,22 @@ class CloseSession(SchemaExtension):
 def create_schema(*, introspection: bool = True) -> strawberry.Schema:
     """The Journeys schema with its limits, caches and error shaping."""
     rules = [DepthLimit, AliasLimit]
+    # The caches are shared by every request: that is their point.
+    parser_cache = ParserCache(maxsize=1000)
+    validation_cache = ValidationCache(maxsize=1000)
     if not introspection:
         rules.append(NoSchemaIntrospectionCustomRule)  # type: ignore[arg-type]
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
         extensions=[
             ErrorShaping,
             CloseSession,
-            MaxTokensLimiter(max_token_count=MAX_TOKENS),
-            ParserCache(maxsize=1000),
-            AddValidationRules(rules),  # type: ignore[arg-type]
-            ValidationCache(maxsize=1000),
+            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+            lambda: parser_cache,
+            lambda: AddValidationRules(rules),  # type: ignore[arg-type]
+            lambda: validation_cache,
         ],
     )
 
