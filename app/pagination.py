@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, tuple_
+from sqlalchemy import Select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 T = TypeVar("T")
@@ -24,7 +24,7 @@ class Page(Generic[T]):
 
 
 def after_key(
-    stmt: Select[Any], keys: Sequence[ColumnElement[Any]], after: Sequence[Any] | None, *, descending: bool
+    stmt: Select[Any], keys: Sequence[Any], after: Sequence[Any] | None, *, descending: bool
 ) -> Select[Any]:
     """Restrict ``stmt`` to rows strictly after ``after`` in the order given by ``keys``."""
     if after is None:
@@ -34,7 +34,7 @@ def after_key(
     return stmt.where(left < right if descending else left > right)
 
 
-def ordered(stmt: Select[Any], keys: Sequence[ColumnElement[Any]], *, descending: bool) -> Select[Any]:
+def ordered(stmt: Select[Any], keys: Sequence[Any], *, descending: bool) -> Select[Any]:
     """Order ``stmt`` by ``keys`` all in one direction (so one row comparison pages it)."""
     return stmt.order_by(*[k.desc() if descending else k.asc() for k in keys])
 
@@ -43,7 +43,7 @@ async def fetch_page(
     session: AsyncSession,
     stmt: Select[Any],
     *,
-    keys: Sequence[ColumnElement[Any]],
+    keys: Sequence[Any],
     after: Sequence[Any] | None,
     first: int,
     descending: bool,

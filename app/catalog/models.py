@@ -12,7 +12,7 @@ from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
 
-from app.modelbase import timestamp_now, json_object, ref, tenant_fk, timestamp, uuid_pk
+from app.modelbase import json_object, ref, tenant_fk, timestamp, timestamp_now, uuid_pk
 
 
 class Visibility(str, Enum):

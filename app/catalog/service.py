@@ -337,7 +337,7 @@ async def remove_event(session: AsyncSession, *, tenant_id: uuid.UUID, event_id:
     await session.execute(
         update(JourneyEvent)
         .where(col(JourneyEvent.journey_id) == journey.id, col(JourneyEvent.position) > item.position)
-        .values(position=JourneyEvent.position - 1)  # type: ignore[operator]
+        .values(position=col(JourneyEvent.position) - 1)
     )
     _record(session, journey, EventType.JOURNEY_EVENT_REMOVED, eventId=str(item.id))
     return item

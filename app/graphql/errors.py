@@ -115,7 +115,7 @@ class ErrorShaping(SchemaExtension):
         elif isinstance(error, QueryTooComplex) or "Parsing aborted" in error.message:
             extensions = {"code": "QUERY_TOO_COMPLEX", "status": 400}
         elif original is None:
-            code = (error.extensions or {}).get("code")
+            code = str((error.extensions or {}).get("code"))
             if code in DomainErrorCode.__members__:
                 extensions = {"code": code, "status": DomainErrorCode[code].status}
             else:

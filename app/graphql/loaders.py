@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +21,7 @@ V = TypeVar("V")
 
 def tenant_loader(
     ctx: Context,
-    fetch: Callable[[AsyncSession, uuid.UUID, Sequence[K]], Awaitable[dict[K, V]]],
+    fetch: Callable[[AsyncSession, uuid.UUID, Sequence[K]], Awaitable[Mapping[K, V]]],
     default: Callable[[], V],
 ) -> DataLoader[K, V]:
     """A loader that fetches a batch of keys of the viewer's tenant in one query."""

@@ -196,12 +196,18 @@ class PageRequest:
     ) -> None:
         self.first = check_first(first)
         self._codec = codec
-        self._scope = {"tenant_id": tenant_id, "list_name": list_name, "filters": filters}
+        self._tenant_id = tenant_id
+        self._list_name = list_name
+        self._filters = filters
         self.after_given = after is not None
-        self.after = codec.decode(after, **self._scope) if after is not None else None
+        self.after = (
+            codec.decode(after, tenant_id=tenant_id, list_name=list_name, filters=filters)
+            if after is not None
+            else None
+        )
 
     def cursor(self, key: Sequence[Any]) -> str:
-        return self._codec.encode(key, **self._scope)
+        return self._codec.encode(key, tenant_id=self._tenant_id, list_name=self._list_name, filters=self._filters)
 
     def connection(
         self, page: Page[ModelT], *, key: Callable[[ModelT], Sequence[Any]], node: Callable[[ModelT], NodeT]

@@ -6,6 +6,7 @@ import json
 from typing import Any, NewType
 
 import strawberry
+from strawberry.types.scalar import ScalarDefinition
 
 MAX_JSON_BYTES = 16 * 1024
 
@@ -26,7 +27,7 @@ def parse_json_object(value: Any) -> dict[str, Any]:
 
 JSON = NewType("JSON", object)
 
-SCALAR_MAP = {
+SCALAR_MAP: dict[object, ScalarDefinition] = {
     JSON: strawberry.scalar(
         name="JSON",
         description="A JSON value. As input it must be an object of at most 16 KiB serialised.",

@@ -71,7 +71,7 @@ def create_schema(*, introspection: bool = True) -> strawberry.Schema:
     parser_cache = ParserCache(maxsize=1000)
     validation_cache = ValidationCache(maxsize=1000)
     if not introspection:
-        rules.append(NoSchemaIntrospectionCustomRule)  # type: ignore[arg-type]
+        rules.append(NoSchemaIntrospectionCustomRule)
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,

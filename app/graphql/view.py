@@ -59,7 +59,7 @@ class JourneysGraphQL(GraphQL[Context, None]):
         assert isinstance(response, Response)
         return self._context(request, response, request.headers.get("authorization"))
 
-    async def on_ws_connect(self, context: Context) -> dict[str, object] | None:  # type: ignore[override]
+    async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
         params = context.connection_params or {}
         try:
             context.credential = bearer_credential(_authorization(params))

@@ -10,7 +10,7 @@ from sqlalchemy import BigInteger, Column, Identity, Index, String
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlmodel import Field, SQLModel
 
-from app.modelbase import timestamp_now, tenant_fk
+from app.modelbase import tenant_fk, timestamp_now
 
 
 class OutboxEvent(SQLModel, table=True):

@@ -9,7 +9,7 @@ from sqlalchemy import Column, Index, String, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from app.modelbase import timestamp_now, tenant_fk, timestamp, uuid_pk
+from app.modelbase import tenant_fk, timestamp, timestamp_now, uuid_pk
 
 DEFAULT_LEVEL_THRESHOLDS = [0, 100, 250, 500, 1000, 2000, 4000, 8000]
 

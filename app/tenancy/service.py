@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import uuid
 from dataclasses import dataclass
@@ -117,7 +118,7 @@ def check_level_thresholds(problems: Problems, thresholds: list[int]) -> None:
         problems.add("levelThresholds", "must start with 0 (level 1 at 0 XP)")
     elif len(thresholds) > MAX_LEVELS:
         problems.add("levelThresholds", f"at most {MAX_LEVELS} levels")
-    elif any(b <= a for a, b in zip(thresholds, thresholds[1:], strict=False)):
+    elif any(b <= a for a, b in itertools.pairwise(thresholds)):
         problems.add("levelThresholds", "must be strictly increasing")
 
 

@@ -37,7 +37,7 @@ async def _catalogue_page(
     async with info.context.db.read() as session:
         page = await service.list_journeys(
             session, tenant_id=viewer.tenant_id, filter=filter, first=request.first,
-            after=tuple(request.after) if request.after else None,  # type: ignore[arg-type]
+            after=(request.after[0], request.after[1]) if request.after else None,
         )
     return request.connection(page, key=_journey_key, node=JourneyNode.from_model)
 

@@ -51,7 +51,7 @@ class JourneyEventNode(Node):
             day_offset=item.day_offset,
             duration_minutes=item.duration_minutes,
             xp_reward=item.xp_reward,
-            metadata=item.metadata_,
+            metadata=JSON(item.metadata_),
             model=item,
         )
 

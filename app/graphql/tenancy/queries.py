@@ -13,6 +13,8 @@ from app.graphql.tenancy.types import ApiKeyNode, ViewerType
 from app.pagination import fetch_page
 from app.tenancy.models import ApiKey
 
+API_KEY_ORDER = (col(ApiKey.created_at), col(ApiKey.id))
+
 
 @strawberry.type
 class TenancyQuery:
@@ -36,7 +38,7 @@ class TenancyQuery:
             page = await fetch_page(
                 session,
                 select(ApiKey).where(col(ApiKey.tenant_id) == viewer.tenant_id),
-                keys=(col(ApiKey.created_at), col(ApiKey.id)),
+                keys=API_KEY_ORDER,
                 after=request.after,
                 first=request.first,
                 descending=True,
