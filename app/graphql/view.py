@@ -9,7 +9,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
+from cross_web import HTTPException
 from strawberry.asgi import GraphQL
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
@@ -71,6 +73,15 @@ class JourneysGraphQL(GraphQL[Context, None]):
         finally:
             await context.db.close()
         return None
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().execute_single(*args, **kwargs)
+        except HTTPException as exc:
+            # GraphQL over HTTP: a mutation sent with GET is 405 Method Not Allowed.
+            if isinstance(exc.__cause__, InvalidOperationTypeError):
+                raise HTTPException(405, "Mutations must be sent with POST") from exc
+            raise
 
     def encode_json(self, data: object) -> str:
         return json.dumps(data, separators=(",", ":"), default=str)
