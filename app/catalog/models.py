@@ -43,6 +43,8 @@ class Journey(SQLModel, table=True):
             "search_text",
             postgresql_using="gin",
             postgresql_ops={"search_text": "gin_trgm_ops"},
+            # No pending list: fresh rows are in the index at once, so the planner keeps using it.
+            postgresql_with={"fastupdate": "off"},
         ),
     )
 

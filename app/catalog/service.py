@@ -209,8 +209,10 @@ async def create_journey(session: AsyncSession, *, tenant_id: uuid.UUID, values:
     return journey
 
 
-async def lock_journey(session: AsyncSession, *, tenant_id: uuid.UUID, journey_id: uuid.UUID) -> Journey:
-    """The tenant's journey, locked for this transaction; ``NotFound`` otherwise."""
+async def lock_journey(
+    session: AsyncSession, *, tenant_id: uuid.UUID, journey_id: uuid.UUID, field: str = "id"
+) -> Journey:
+    """The tenant's journey, locked for this transaction; ``NotFound`` (on ``field``) otherwise."""
     journey = (
         await session.execute(
             select(Journey)
@@ -219,7 +221,7 @@ async def lock_journey(session: AsyncSession, *, tenant_id: uuid.UUID, journey_i
         )
     ).scalar_one_or_none()
     if journey is None:
-        raise NotFound("Journey", field=["id"])
+        raise NotFound("Journey", field=[field])
     return journey
 
 
@@ -282,7 +284,7 @@ async def add_event(
 ) -> JourneyEvent:
     """Append an event to a journey (it goes last)."""
     clean = _clean_event(values.given(), creating=True)
-    journey = await lock_journey(session, tenant_id=tenant_id, journey_id=journey_id)
+    journey = await lock_journey(session, tenant_id=tenant_id, journey_id=journey_id, field="journeyId")
     last = (
         await session.execute(
             select(func.coalesce(func.max(JourneyEvent.position), 0)).where(
@@ -347,7 +349,7 @@ async def reorder_events(
     session: AsyncSession, *, tenant_id: uuid.UUID, journey_id: uuid.UUID, event_ids: Sequence[uuid.UUID]
 ) -> Journey:
     """Set positions 1..n in the order given; the ids must be exactly the journey's events."""
-    journey = await lock_journey(session, tenant_id=tenant_id, journey_id=journey_id)
+    journey = await lock_journey(session, tenant_id=tenant_id, journey_id=journey_id, field="journeyId")
     current = await _ordered_events(session, journey.id)
     if len(event_ids) != len(set(event_ids)) or set(event_ids) != {e.id for e in current}:
         raise DomainError(

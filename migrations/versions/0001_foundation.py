@@ -65,7 +65,7 @@ def upgrade() -> None:
     )
     op.create_index('ix_journeys_catalogue', 'journeys', ['tenant_id', 'status', 'visibility', 'created_at', 'id'], unique=False)
     op.create_index('ix_journeys_category', 'journeys', ['tenant_id', 'category', 'created_at', 'id'], unique=False)
-    op.create_index('ix_journeys_search_trgm', 'journeys', ['search_text'], unique=False, postgresql_using='gin', postgresql_ops={'search_text': 'gin_trgm_ops'})
+    op.create_index('ix_journeys_search_trgm', 'journeys', ['search_text'], unique=False, postgresql_using='gin', postgresql_ops={'search_text': 'gin_trgm_ops'}, postgresql_with={'fastupdate': 'off'})
     op.create_table('outbox_events',
     sa.Column('id', sa.BigInteger(), sa.Identity(always=True), nullable=False),
     sa.Column('tenant_id', sa.UUID(), nullable=False),
