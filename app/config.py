@@ -67,11 +67,13 @@ def _flag(value: str | None, default: bool) -> bool:
 
 
 def _check_database_url(url: str) -> str:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a port that is not a number in 0..65535 raises here, not at connect time
+    except ValueError as exc:  # the message names the bad part, never the password
+        raise ConfigError(f"DATABASE_URL cannot be parsed: {exc}") from None
     if parts.scheme not in {"postgresql+asyncpg", "postgresql", "postgres"}:
-        raise ConfigError(
-            f"DATABASE_URL must be a postgresql+asyncpg://… URL, got scheme {parts.scheme!r}"
-        )
+        raise ConfigError(f"DATABASE_URL must be a postgresql+asyncpg://… URL, got scheme {parts.scheme!r}")
     if not parts.path.strip("/"):
         raise ConfigError("DATABASE_URL names no database")
     if parts.scheme != "postgresql+asyncpg":
@@ -111,9 +113,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         if jwt_secret.strip().lower() in _PLACEHOLDER_SECRETS:
             raise ConfigError("JOURNEYS_JWT_SECRET is required in production")
         if len(jwt_secret) < MIN_SECRET_LENGTH:
-            raise ConfigError(
-                f"JOURNEYS_JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters in production"
-            )
+            raise ConfigError(f"JOURNEYS_JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters in production")
     elif not jwt_secret:
         jwt_secret = _development_secret(data_dir)
 

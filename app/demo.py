@@ -27,47 +27,107 @@ class DemoJourney:
     publish: bool = True
 
 
-def _ev(title: str, day: int | None, xp: int = 10, kind: str = "task", minutes: int | None = 10, **meta: Any) -> dict[str, Any]:
-    return {"title": title, "day_offset": day, "xp_reward": xp, "kind": kind, "duration_minutes": minutes, "metadata": meta}
+def _ev(
+    title: str, day: int | None, xp: int = 10, kind: str = "task", minutes: int | None = 10, **meta: Any
+) -> dict[str, Any]:
+    return {
+        "title": title,
+        "day_offset": day,
+        "xp_reward": xp,
+        "kind": kind,
+        "duration_minutes": minutes,
+        "metadata": meta,
+    }
 
 
 JOURNEYS: list[DemoJourney] = [
     DemoJourney(
-        "morning-mindfulness", "Morning Mindfulness", "Ten calm minutes each morning for a week.",
-        "wellness", ["meditation", "breathing", "calm"], 100,
-        [_ev("Breathe for five minutes", 0), _ev("Body scan", 1, kind="audio"), _ev("Mindful walk", 2, minutes=20),
-         _ev("Gratitude list", None, kind="reflection", minutes=5), _ev("Read: why attention matters", None, kind="reading")],
+        "morning-mindfulness",
+        "Morning Mindfulness",
+        "Ten calm minutes each morning for a week.",
+        "wellness",
+        ["meditation", "breathing", "calm"],
+        100,
+        [
+            _ev("Breathe for five minutes", 0),
+            _ev("Body scan", 1, kind="audio"),
+            _ev("Mindful walk", 2, minutes=20),
+            _ev("Gratitude list", None, kind="reflection", minutes=5),
+            _ev("Read: why attention matters", None, kind="reading"),
+        ],
     ),
     DemoJourney(
-        "couch-to-5k", "Couch to 5K", "From the sofa to running five kilometres, step by step.",
-        "fitness", ["running", "cardio", "beginner"], 250,
-        [_ev("Walk-run intervals", 0, 20, minutes=30), _ev("Rest and stretch", 1, 5, minutes=15),
-         _ev("Longer intervals", 2, 20, minutes=30), _ev("Pick your running shoes", None, 5, kind="reading")],
+        "couch-to-5k",
+        "Couch to 5K",
+        "From the sofa to running five kilometres, step by step.",
+        "fitness",
+        ["running", "cardio", "beginner"],
+        250,
+        [
+            _ev("Walk-run intervals", 0, 20, minutes=30),
+            _ev("Rest and stretch", 1, 5, minutes=15),
+            _ev("Longer intervals", 2, 20, minutes=30),
+            _ev("Pick your running shoes", None, 5, kind="reading"),
+        ],
     ),
     DemoJourney(
-        "healthy-sleep", "Healthy Sleep", "Better evenings for deeper sleep.",
-        "wellness", ["sleep", "habits", "evening"], 120,
-        [_ev("Set a fixed bedtime", 0), _ev("No screens after 10pm", 1), _ev("Evening wind-down routine", 2),
-         _ev("Sleep diary", None, kind="reflection")],
+        "healthy-sleep",
+        "Healthy Sleep",
+        "Better evenings for deeper sleep.",
+        "wellness",
+        ["sleep", "habits", "evening"],
+        120,
+        [
+            _ev("Set a fixed bedtime", 0),
+            _ev("No screens after 10pm", 1),
+            _ev("Evening wind-down routine", 2),
+            _ev("Sleep diary", None, kind="reflection"),
+        ],
     ),
     DemoJourney(
-        "strength-basics", "Strength Basics", "Bodyweight strength training three times a week.",
-        "fitness", ["strength", "bodyweight"], 200,
-        [_ev("Squats and push-ups", 0, 20, minutes=25), _ev("Core session", 2, 20, minutes=20),
-         _ev("Full-body circuit", 4, 25, minutes=30), _ev("Learn proper form", None, 10, kind="video")],
+        "strength-basics",
+        "Strength Basics",
+        "Bodyweight strength training three times a week.",
+        "fitness",
+        ["strength", "bodyweight"],
+        200,
+        [
+            _ev("Squats and push-ups", 0, 20, minutes=25),
+            _ev("Core session", 2, 20, minutes=20),
+            _ev("Full-body circuit", 4, 25, minutes=30),
+            _ev("Learn proper form", None, 10, kind="video"),
+        ],
     ),
     DemoJourney(
-        "mindful-eating", "Mindful Eating", "Notice what and how you eat.",
-        "nutrition", ["food", "habits", "mindfulness"], 90,
-        [_ev("Eat one meal without screens", 0), _ev("Plan tomorrow's lunch", 1), _ev("Hunger check-in", None, kind="reflection")],
+        "mindful-eating",
+        "Mindful Eating",
+        "Notice what and how you eat.",
+        "nutrition",
+        ["food", "habits", "mindfulness"],
+        90,
+        [
+            _ev("Eat one meal without screens", 0),
+            _ev("Plan tomorrow's lunch", 1),
+            _ev("Hunger check-in", None, kind="reflection"),
+        ],
     ),
     DemoJourney(
-        "advanced-meditation", "Advanced Meditation", "Longer sits for experienced meditators (in preparation).",
-        "wellness", ["meditation"], 300, [_ev("Forty-minute sit", 0, 30, minutes=40)], publish=False,
+        "advanced-meditation",
+        "Advanced Meditation",
+        "Longer sits for experienced meditators (in preparation).",
+        "wellness",
+        ["meditation"],
+        300,
+        [_ev("Forty-minute sit", 0, 30, minutes=40)],
+        publish=False,
     ),
     DemoJourney(
-        "team-resilience", "Team Resilience", "A private program for the demo company's staff.",
-        "workplace", ["team", "stress"], 150,
+        "team-resilience",
+        "Team Resilience",
+        "A private program for the demo company's staff.",
+        "workplace",
+        ["team", "stress"],
+        150,
         [_ev("Stress check-in", 0), _ev("Team retrospective", 3, 20, kind="meeting", minutes=60)],
         visibility=Visibility.PRIVATE,
     ),
@@ -81,10 +141,7 @@ class DemoSummary:
     existing: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
-        return (
-            f"demo tenant {self.tenant!r}: {len(self.created)} journeys created, "
-            f"{len(self.existing)} already there"
-        )
+        return f"demo tenant {self.tenant!r}: {len(self.created)} journeys created, {len(self.existing)} already there"
 
 
 async def load_demo(session: AsyncSession) -> DemoSummary:
@@ -102,8 +159,13 @@ async def load_demo(session: AsyncSession) -> DemoSummary:
             session,
             tenant_id=tenant.id,
             values=catalog.JourneyFields(
-                slug=spec.slug, title=spec.title, description=spec.description, category=spec.category,
-                tags=spec.tags, visibility=spec.visibility, xp_reward=spec.xp_reward,
+                slug=spec.slug,
+                title=spec.title,
+                description=spec.description,
+                category=spec.category,
+                tags=spec.tags,
+                visibility=spec.visibility,
+                xp_reward=spec.xp_reward,
             ),
         )
         for event in spec.events:

@@ -36,9 +36,7 @@ def ref(target: str, *, nullable: bool = False, ondelete: str = "CASCADE") -> An
     """A UUID foreign key to ``target`` (``table.column``)."""
     return Field(
         default=None if nullable else ...,
-        sa_column=Column(
-            UUID(as_uuid=True), ForeignKey(target, ondelete=ondelete), nullable=nullable
-        ),
+        sa_column=Column(UUID(as_uuid=True), ForeignKey(target, ondelete=ondelete), nullable=nullable),
     )
 
 

@@ -1,7 +1,22 @@
 """Imports every domain's tables so the metadata (and Alembic) knows them all."""
 
 from app.catalog.models import Journey, JourneyEvent
+from app.progress.models import EventInstance, JourneyInstance, JourneyLog
 from app.realtime.models import OutboxEvent
+from app.rewards.models import Reward, RewardUnlock, XpEntry
 from app.tenancy.models import ApiKey, Tenant, User
 
-__all__ = ["ApiKey", "Journey", "JourneyEvent", "OutboxEvent", "Tenant", "User"]
+__all__ = [
+    "ApiKey",
+    "EventInstance",
+    "Journey",
+    "JourneyEvent",
+    "JourneyInstance",
+    "JourneyLog",
+    "OutboxEvent",
+    "Reward",
+    "RewardUnlock",
+    "Tenant",
+    "User",
+    "XpEntry",
+]

@@ -23,9 +23,7 @@ class Page(Generic[T]):
     has_next: bool
 
 
-def after_key(
-    stmt: Select[Any], keys: Sequence[Any], after: Sequence[Any] | None, *, descending: bool
-) -> Select[Any]:
+def after_key(stmt: Select[Any], keys: Sequence[Any], after: Sequence[Any] | None, *, descending: bool) -> Select[Any]:
     """Restrict ``stmt`` to rows strictly after ``after`` in the order given by ``keys``."""
     if after is None:
         return stmt

@@ -100,9 +100,7 @@ async def create_journey(admin: GraphQLClient, **fields: Any) -> dict[str, Any]:
 
 
 async def add_event(admin: GraphQLClient, journey_id: str, **fields: Any) -> dict[str, Any]:
-    payload = await mutate(
-        admin, ADD_EVENT, {"journeyId": journey_id, "input": {"title": "Step", **fields}}
-    )
+    payload = await mutate(admin, ADD_EVENT, {"journeyId": journey_id, "input": {"title": "Step", **fields}})
     assert payload["errors"] == [], payload
     event: dict[str, Any] = payload["event"]
     return event

@@ -109,9 +109,7 @@ async def server(migrated: str, settings: Settings) -> AsyncIterator[LiveServer]
 @pytest.fixture(scope="session")
 async def truncate_sql(server: LiveServer) -> str:
     async with server.runtime.engine.connect() as conn:
-        names = (
-            await conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
-        ).scalars()
+        names = (await conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))).scalars()
         tables = [n for n in names if n not in TABLES_KEPT]
     return "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
 

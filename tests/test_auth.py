@@ -94,7 +94,9 @@ async def test_api_key_acts_as_admin_and_can_be_revoked(actors: Actors) -> None:
 async def test_api_keys_are_stored_only_as_hashes(actors: Actors) -> None:
     tenant = await actors.tenant()
     admin = actors.admin(tenant)
-    created = await admin.data('mutation { createApiKey(name: "deploy") { secret apiKey { id name } errors { code } } }')
+    created = await admin.data(
+        'mutation { createApiKey(name: "deploy") { secret apiKey { id name } errors { code } } }'
+    )
     secret = created["createApiKey"]["secret"]
     async with actors.db() as session:
         from sqlalchemy import text
@@ -117,3 +119,19 @@ async def test_users_cannot_manage_api_keys(actors: Actors) -> None:
     codes = await actors.user(tenant).error_codes('mutation { createApiKey(name: "x") { secret } }')
     assert codes == ["FORBIDDEN"]
     assert await actors.user(tenant).error_codes("{ apiKeys { edges { cursor } } }") == ["FORBIDDEN"]
+
+
+async def test_tenant_and_api_key_nodes_are_scoped(actors: Actors) -> None:
+    tenant, other = await actors.tenant(), await actors.tenant()
+    admin = actors.admin(tenant)
+    created = await admin.data('mutation { createApiKey(name: "n") { apiKey { id } } }')
+    key_id = created["createApiKey"]["apiKey"]["id"]
+    tenant_id = (await admin.data("{ viewer { tenant { id } } }"))["viewer"]["tenant"]["id"]
+    other_id = (await actors.admin(other).data("{ viewer { tenant { id } } }"))["viewer"]["tenant"]["id"]
+    query = "query($ids: [ID!]!) { nodes(ids: $ids) { id __typename } }"
+    seen = await admin.data(query, {"ids": [key_id, tenant_id, other_id]})
+    assert seen["nodes"] == [{"id": key_id, "__typename": "ApiKey"}, {"id": tenant_id, "__typename": "Tenant"}, None]
+    as_user = await actors.user(tenant).data(query, {"ids": [key_id, tenant_id]})
+    assert as_user["nodes"] == [None, {"id": tenant_id, "__typename": "Tenant"}]
+    as_other_admin = await actors.admin(other).data(query, {"ids": [key_id]})
+    assert as_other_admin["nodes"] == [None]

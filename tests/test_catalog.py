@@ -31,9 +31,7 @@ from tests.conftest import Actors, GraphQLClient
 
 
 def _codes_and_fields(payload: dict[str, Any]) -> list[tuple[str, tuple[str, ...] | None]]:
-    return sorted(
-        (e["code"], tuple(e["field"]) if e["field"] is not None else None) for e in payload["errors"]
-    )
+    return sorted((e["code"], tuple(e["field"]) if e["field"] is not None else None) for e in payload["errors"])
 
 
 async def _journey(client: GraphQLClient, journey_id: str) -> dict[str, Any] | None:
@@ -234,9 +232,7 @@ async def test_reorder_sets_positions_in_the_order_given(actors: Actors) -> None
     a, b, c = [await add_event(admin, journey["id"], title=t) for t in ("A", "B", "C")]
 
     # when they are reordered
-    payload = await mutate(
-        admin, REORDER_EVENTS, {"journeyId": journey["id"], "eventIds": [c["id"], a["id"], b["id"]]}
-    )
+    payload = await mutate(admin, REORDER_EVENTS, {"journeyId": journey["id"], "eventIds": [c["id"], a["id"], b["id"]]})
 
     # then positions follow the given order
     assert payload["errors"] == []
@@ -437,9 +433,7 @@ async def test_invalid_event_input_lists_every_field_and_changes_nothing(actors:
         ({"title": "t" * 201}, "title"),
     ]
     for values, name in single:
-        on_add = await mutate(
-            admin, ADD_EVENT, {"journeyId": journey["id"], "input": {"title": "T", **values}}
-        )
+        on_add = await mutate(admin, ADD_EVENT, {"journeyId": journey["id"], "input": {"title": "T", **values}})
         assert _codes_and_fields(on_add) == [("BAD_USER_INPUT", ("input", name))], values
         on_update = await mutate(admin, UPDATE_EVENT, {"id": event["id"], "input": values})
         assert _codes_and_fields(on_update) == [("BAD_USER_INPUT", ("input", name))], values

@@ -52,7 +52,9 @@ async def test_concurrent_writers_of_one_tenant_get_distinct_increasing_ids(acto
     async def write(n: int) -> list[int]:
         async with transaction(server.runtime.sessions) as session:
             for i in range(3):
-                record_event(session, tenant_id=tenant.id, user_id=None, type=EventType.XP_AWARDED, data={"n": n, "i": i})
+                record_event(
+                    session, tenant_id=tenant.id, user_id=None, type=EventType.XP_AWARDED, data={"n": n, "i": i}
+                )
         return [c.id for c in take_committed(session)]
 
     batches = await asyncio.gather(*(write(n) for n in range(20)))

@@ -107,8 +107,12 @@ async def test_search_matches_all_words_case_insensitively_in_title_description_
         admin, slug="yoga-basics", title="Yoga Basics", description="Gentle stretching", tags=["wellness"]
     )
     await published_journey(
-        admin, slug="advanced-yoga", title="Advanced YOGA flow", description="Power sessions",
-        tags=["Strength", "Morning"], category="fitness",
+        admin,
+        slug="advanced-yoga",
+        title="Advanced YOGA flow",
+        description="Power sessions",
+        tags=["Strength", "Morning"],
+        category="fitness",
     )
     await published_journey(
         admin, slug="running", title="Couch to 5k", description="Build up RUNNING slowly", tags=["cardio"]
@@ -166,9 +170,7 @@ async def test_like_wildcards_in_search_are_literal(actors: Actors) -> None:
 # --- keyset pages -------------------------------------------------------------------------
 
 
-async def test_walking_pages_while_journeys_are_added_returns_each_one_once(
-    actors: Actors, db: Any
-) -> None:
+async def test_walking_pages_while_journeys_are_added_returns_each_one_once(actors: Actors, db: Any) -> None:
     # given nine published journeys, five of them created at the very same instant
     tenant = await actors.tenant()
     admin, user = actors.admin(tenant), actors.user(tenant)

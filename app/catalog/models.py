@@ -80,7 +80,10 @@ class JourneyEvent(SQLModel, table=True):
     __tablename__ = "journey_events"
     __table_args__ = (
         UniqueConstraint(
-            "journey_id", "position", name="uq_journey_events_position", deferrable=True,
+            "journey_id",
+            "position",
+            name="uq_journey_events_position",
+            deferrable=True,
             initially="DEFERRED",
         ),
     )

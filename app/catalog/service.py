@@ -109,8 +109,7 @@ def _clean_journey(values: dict[str, Any], *, creating: bool) -> dict[str, Any]:
         clean["title"] = _text(problems, "title", values.get("title"), required=True, limit=MAX_TITLE)
     if "description" in values:
         clean["description"] = (
-            _text(problems, "description", values["description"], required=False, limit=MAX_DESCRIPTION)
-            or ""
+            _text(problems, "description", values["description"], required=False, limit=MAX_DESCRIPTION) or ""
         )
     if "category" in values:
         category = _text(problems, "category", values["category"], required=False, limit=MAX_CATEGORY)
@@ -146,8 +145,7 @@ def _clean_event(values: dict[str, Any], *, creating: bool) -> dict[str, Any]:
         clean["title"] = _text(problems, "title", values.get("title"), required=True, limit=MAX_TITLE)
     if "description" in values:
         clean["description"] = (
-            _text(problems, "description", values["description"], required=False, limit=MAX_DESCRIPTION)
-            or ""
+            _text(problems, "description", values["description"], required=False, limit=MAX_DESCRIPTION) or ""
         )
     if "kind" in values:
         kind = values["kind"]
@@ -215,9 +213,7 @@ async def lock_journey(
     """The tenant's journey, locked for this transaction; ``NotFound`` (on ``field``) otherwise."""
     journey = (
         await session.execute(
-            select(Journey)
-            .where(col(Journey.id) == journey_id, col(Journey.tenant_id) == tenant_id)
-            .with_for_update()
+            select(Journey).where(col(Journey.id) == journey_id, col(Journey.tenant_id) == tenant_id).with_for_update()
         )
     ).scalar_one_or_none()
     if journey is None:
@@ -247,9 +243,7 @@ async def publish_journey(session: AsyncSession, *, tenant_id: uuid.UUID, journe
     journey = await lock_journey(session, tenant_id=tenant_id, journey_id=journey_id)
     if journey.status is JourneyStatus.PUBLISHED:
         return journey
-    count = (
-        await session.execute(select(func.count()).where(col(JourneyEvent.journey_id) == journey.id))
-    ).scalar_one()
+    count = (await session.execute(select(func.count()).where(col(JourneyEvent.journey_id) == journey.id))).scalar_one()
     if count == 0:
         raise DomainError(ErrorCode.BAD_USER_INPUT, "a journey needs at least one event to be published", field=["id"])
     journey.status = JourneyStatus.PUBLISHED
@@ -287,9 +281,7 @@ async def add_event(
     journey = await lock_journey(session, tenant_id=tenant_id, journey_id=journey_id, field="journeyId")
     last = (
         await session.execute(
-            select(func.coalesce(func.max(JourneyEvent.position), 0)).where(
-                col(JourneyEvent.journey_id) == journey.id
-            )
+            select(func.coalesce(func.max(JourneyEvent.position), 0)).where(col(JourneyEvent.journey_id) == journey.id)
         )
     ).scalar_one()
     if last >= MAX_EVENTS:
@@ -301,7 +293,9 @@ async def add_event(
     return item
 
 
-async def _lock_event(session: AsyncSession, *, tenant_id: uuid.UUID, event_id: uuid.UUID) -> tuple[Journey, JourneyEvent]:
+async def _lock_event(
+    session: AsyncSession, *, tenant_id: uuid.UUID, event_id: uuid.UUID
+) -> tuple[Journey, JourneyEvent]:
     journey_id = (
         await session.execute(
             select(JourneyEvent.journey_id).where(
@@ -414,9 +408,7 @@ async def journeys_by_ids(
     session: AsyncSession, *, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, Journey]:
     """The tenant's journeys with these ids."""
-    result = await session.execute(
-        select(Journey).where(col(Journey.tenant_id) == tenant_id, col(Journey.id).in_(ids))
-    )
+    result = await session.execute(select(Journey).where(col(Journey.tenant_id) == tenant_id, col(Journey.id).in_(ids)))
     return {j.id: j for j in result.scalars()}
 
 
@@ -445,9 +437,7 @@ async def events_by_ids(
     return {e.id: e for e in result.scalars()}
 
 
-async def journeys_by_slugs(
-    session: AsyncSession, *, tenant_id: uuid.UUID, slugs: Sequence[str]
-) -> dict[str, Journey]:
+async def journeys_by_slugs(session: AsyncSession, *, tenant_id: uuid.UUID, slugs: Sequence[str]) -> dict[str, Journey]:
     """The tenant's journeys with these slugs."""
     result = await session.execute(
         select(Journey).where(col(Journey.tenant_id) == tenant_id, col(Journey.slug).in_(slugs))

@@ -65,7 +65,9 @@ class Context:
         if self.credential_error is not None:
             raise self.credential_error
         if self.credential is None:
-            raise DomainError(ErrorCode.UNAUTHENTICATED, "Authentication required: send 'Authorization: Bearer <token>'")
+            raise DomainError(
+                ErrorCode.UNAUTHENTICATED, "Authentication required: send 'Authorization: Bearer <token>'"
+            )
         async with self._auth_lock:
             if self._viewer is None:
                 try:

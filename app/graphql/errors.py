@@ -38,7 +38,7 @@ class UserError:
     code: DomainErrorCode = strawberry.field(description="What kind of failure this is.")
     message: str = strawberry.field(description="A readable explanation.")
     field: list[str] | None = strawberry.field(
-        description="The path of the input field at fault, e.g. [\"input\", \"title\"], when one is."
+        description='The path of the input field at fault, e.g. ["input", "title"], when one is.'
     )
 
 
@@ -88,11 +88,21 @@ class QueryTooComplex(GraphQLError):
     """Raised by the document limits; shaped as QUERY_TOO_COMPLEX."""
 
 
+# graphql-core's limit errors: the token limit and its introspection depth rule.
+_LIMIT_MESSAGES = ("Parsing aborted", "Maximum introspection depth exceeded")
+
+
 class ErrorShaping(SchemaExtension):
     """Gives every top-level error ``extensions { code status }`` and masks unexpected ones."""
 
     def on_operation(self) -> Iterator[None]:
-        yield
+        try:
+            yield
+        except GraphQLError as error:
+            # ParserCache parses as its hook starts, outside strawberry's own handling, so a
+            # syntax error (or the token limit) leaves the operation as an exception that
+            # becomes the response's one error: shape it on its way out.
+            raise self.shape(error) from None
         result = self.execution_context.result
         errors = getattr(result, "errors", None)
         if result is not None and errors:
@@ -112,9 +122,10 @@ class ErrorShaping(SchemaExtension):
             message = original.message
         elif isinstance(original, JsonInputError):
             extensions = {"code": "BAD_USER_INPUT", "status": 400}
-        elif isinstance(error, QueryTooComplex) or "Parsing aborted" in error.message:
+        elif isinstance(error, QueryTooComplex) or any(m in error.message for m in _LIMIT_MESSAGES):
             extensions = {"code": "QUERY_TOO_COMPLEX", "status": 400}
-        elif original is None:
+        elif original is None or isinstance(original, GraphQLError):
+            # graphql-core's own errors (syntax, validation, variable values) are the client's.
             code = str((error.extensions or {}).get("code"))
             if code in DomainErrorCode.__members__:
                 extensions = {"code": code, "status": DomainErrorCode[code].status}

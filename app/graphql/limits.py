@@ -51,9 +51,7 @@ class DepthLimit(ValidationRule):
 
     def enter_operation_definition(self, node: OperationDefinitionNode, *_args: Any) -> None:
         fragments = {
-            d.name.value: d
-            for d in self.context.document.definitions
-            if isinstance(d, FragmentDefinitionNode)
+            d.name.value: d for d in self.context.document.definitions if isinstance(d, FragmentDefinitionNode)
         }
         depth = _depth(node.selection_set, fragments, frozenset())
         if depth > MAX_DEPTH:
@@ -77,6 +75,4 @@ class AliasLimit(ValidationRule):
         if node.alias is not None:
             self.count += 1
             if self.count == MAX_ALIASES + 1:
-                self.report_error(
-                    QueryTooComplex(f"The document uses more than {MAX_ALIASES} aliases", node)
-                )
+                self.report_error(QueryTooComplex(f"The document uses more than {MAX_ALIASES} aliases", node))

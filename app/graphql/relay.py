@@ -85,9 +85,7 @@ class CursorCodec:
         body = json.dumps([self._scope(tenant_id, list_name, filters), values], separators=(",", ":")).encode()
         return _b64encode(body + self._mac(body))
 
-    def decode(
-        self, cursor: str, *, tenant_id: uuid.UUID, list_name: str, filters: dict[str, Any]
-    ) -> list[Any]:
+    def decode(self, cursor: str, *, tenant_id: uuid.UUID, list_name: str, filters: dict[str, Any]) -> list[Any]:
         """The key inside a cursor; anything forged, altered or foreign is BAD_USER_INPUT."""
         try:
             raw = _b64decode(cursor)

@@ -6,6 +6,7 @@ import json
 from typing import Any, NewType
 
 import strawberry
+from graphql import Undefined
 from strawberry.types.scalar import ScalarDefinition
 
 MAX_JSON_BYTES = 16 * 1024
@@ -15,11 +16,18 @@ class JsonInputError(ValueError):
     """A JSON argument that is not an object or is too large."""
 
 
+def _unresolved_as_null(value: Any) -> None:
+    # Validation parses a literal such as `{note: $note}` before variables have values, so
+    # the variable is Undefined then; execution parses it again with the value and checks it.
+    if value is not Undefined:
+        raise TypeError(f"{type(value).__name__} is not JSON")
+
+
 def parse_json_object(value: Any) -> dict[str, Any]:
     """Accept a JSON object of at most 16 KiB serialised."""
     if not isinstance(value, dict):
         raise JsonInputError("JSON input must be an object")
-    size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+    size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_unresolved_as_null).encode())
     if size > MAX_JSON_BYTES:
         raise JsonInputError(f"JSON input is {size} bytes; at most {MAX_JSON_BYTES} are allowed")
     return value

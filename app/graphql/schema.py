@@ -67,9 +67,6 @@ class CloseSession(SchemaExtension):
 def create_schema(*, introspection: bool = True) -> strawberry.Schema:
     """The Journeys schema with its limits, caches and error shaping."""
     rules = [DepthLimit, AliasLimit]
-    # The caches are shared by every request: that is their point.
-    parser_cache = ParserCache(maxsize=1000)
-    validation_cache = ValidationCache(maxsize=1000)
     if not introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
     return strawberry.Schema(
@@ -80,9 +77,11 @@ def create_schema(*, introspection: bool = True) -> strawberry.Schema:
             ErrorShaping,
             CloseSession,
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-            lambda: parser_cache,
+            # A fresh extension per request (they hold the request's state); the LRU caches
+            # behind ParserCache and ValidationCache are module-level and shared.
+            lambda: ParserCache(maxsize=1000),
             lambda: AddValidationRules(rules),  # type: ignore[arg-type]
-            lambda: validation_cache,
+            lambda: ValidationCache(maxsize=1000),
         ],
     )
 

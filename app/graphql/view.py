@@ -6,13 +6,13 @@ import json
 from datetime import timedelta
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
-from cross_web import HTTPException
 from strawberry.asgi import GraphQL
-from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from app.errors import DomainError

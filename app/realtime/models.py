@@ -23,13 +23,9 @@ class OutboxEvent(SQLModel, table=True):
         Index("ix_outbox_events_occurred_at", "occurred_at"),
     )
 
-    id: int | None = Field(
-        default=None, sa_column=Column(BigInteger, Identity(always=True), primary_key=True)
-    )
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(always=True), primary_key=True))
     tenant_id: uuid.UUID = tenant_fk()
-    user_id: uuid.UUID | None = Field(
-        default=None, sa_column=Column(UUID(as_uuid=True), nullable=True)
-    )
+    user_id: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True), nullable=True))
     type: str = Field(sa_column=Column(String(64), nullable=False))
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
     occurred_at: datetime = timestamp_now()

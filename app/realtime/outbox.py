@@ -95,11 +95,7 @@ def record_event(
 ) -> None:
     """Record an event as part of the session's current transaction."""
     pending = session.sync_session.info.setdefault(PENDING_KEY, [])
-    pending.append(
-        PendingEvent(
-            tenant_id=tenant_id, user_id=user_id, type=type.value, data=data, occurred_at=utcnow()
-        )
-    )
+    pending.append(PendingEvent(tenant_id=tenant_id, user_id=user_id, type=type.value, data=data, occurred_at=utcnow()))
 
 
 def pending_events(session: AsyncSession) -> list[PendingEvent]:
@@ -120,9 +116,7 @@ def _write_pending(session: Session) -> None:
     if not pending:
         return
     for tenant_id in sorted({p.tenant_id for p in pending}):
-        session.execute(
-            select(func.pg_advisory_xact_lock(func.hashtextextended(LOCK_NAMESPACE + str(tenant_id), 0)))
-        )
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(LOCK_NAMESPACE + str(tenant_id), 0))))
     rows = session.execute(
         insert(OUTBOX).returning(OUTBOX.c.id, sort_by_parameter_order=True),
         [

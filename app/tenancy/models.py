@@ -22,9 +22,7 @@ class Tenant(SQLModel, table=True):
     id: uuid.UUID = uuid_pk()
     slug: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
     name: str = Field(sa_column=Column(String(200), nullable=False))
-    timezone: str = Field(
-        default="UTC", sa_column=Column(String(64), nullable=False, server_default="UTC")
-    )
+    timezone: str = Field(default="UTC", sa_column=Column(String(64), nullable=False, server_default="UTC"))
     level_thresholds: list[int] = Field(
         default_factory=lambda: list(DEFAULT_LEVEL_THRESHOLDS),
         sa_column=Column(

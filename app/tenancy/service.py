@@ -62,9 +62,7 @@ def check_slug(problems: Problems, field: str, value: str) -> None:
         problems.add(field, "must be 1-64 lowercase letters, digits and single hyphens")
 
 
-async def create_tenant(
-    session: AsyncSession, *, slug: str, name: str, timezone: str = "UTC"
-) -> Tenant:
+async def create_tenant(session: AsyncSession, *, slug: str, name: str, timezone: str = "UTC") -> Tenant:
     """A new tenant; the slug must be free."""
     problems = Problems()
     check_slug(problems, "slug", slug)
@@ -126,9 +124,7 @@ async def get_or_create_user(
     session: AsyncSession, *, tenant_id: uuid.UUID, external_id: str, timezone: str | None = None
 ) -> User:
     """The tenant's user with this external id, created on first sight (race-safe)."""
-    query = select(User).where(
-        col(User.tenant_id) == tenant_id, col(User.external_id) == external_id
-    )
+    query = select(User).where(col(User.tenant_id) == tenant_id, col(User.external_id) == external_id)
     user = (await session.execute(query)).scalar_one_or_none()
     if user is not None:
         return user
@@ -140,9 +136,7 @@ async def get_or_create_user(
     return (await session.execute(query)).scalar_one()
 
 
-async def create_api_key(
-    session: AsyncSession, *, tenant_id: uuid.UUID, name: str
-) -> tuple[ApiKey, str]:
+async def create_api_key(session: AsyncSession, *, tenant_id: uuid.UUID, name: str) -> tuple[ApiKey, str]:
     """A new API key for the tenant; returns the row and the secret (shown once)."""
     problems = Problems()
     if not name.strip() or len(name) > 200:
@@ -174,9 +168,7 @@ async def authenticate(session: AsyncSession, *, settings: Settings, credential:
     tenant = await get_tenant_by_slug(session, slug=claims.tenant_slug)
     if tenant is None:
         raise Unauthenticated("The token names an unknown tenant")
-    user = await get_or_create_user(
-        session, tenant_id=tenant.id, external_id=claims.subject, timezone=claims.timezone
-    )
+    user = await get_or_create_user(session, tenant_id=tenant.id, external_id=claims.subject, timezone=claims.timezone)
     return Viewer(tenant=tenant, user=user, role=claims.role, token_timezone=claims.timezone)
 
 
@@ -198,8 +190,6 @@ async def _authenticate_api_key(session: AsyncSession, secret: str) -> Viewer:
         raise Unauthenticated("The API key has been revoked")
     now = utcnow()
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
-        await session.execute(
-            update(ApiKey).where(col(ApiKey.id) == key.id).values(last_used_at=func.now())
-        )
+        await session.execute(update(ApiKey).where(col(ApiKey.id) == key.id).values(last_used_at=func.now()))
     user = await get_or_create_user(session, tenant_id=tenant.id, external_id=f"apikey:{key.key_id}")
     return Viewer(tenant=tenant, user=user, role=Role.ADMIN, api_key_id=key.id)

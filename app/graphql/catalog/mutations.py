@@ -146,7 +146,9 @@ class CatalogMutation:
         self,
         info: Info,
         journey_id: JourneyId,
-        event_ids: Annotated[list[strawberry.ID], strawberry.argument(description="Every event's id, in the new order.")],
+        event_ids: Annotated[
+            list[strawberry.ID], strawberry.argument(description="Every event's id, in the new order.")
+        ],
     ) -> JourneyPayload:
         viewer = await info.context.admin()
         key = local_id(journey_id, "Journey")

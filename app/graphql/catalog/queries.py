@@ -31,12 +31,19 @@ async def _catalogue_page(
         "visibility": filter.visibility.value if filter.visibility else None,
     }
     request = PageRequest(
-        info.context.cursors, tenant_id=viewer.tenant_id, list_name=list_name,
-        first=first, after=after, filters=filters,
+        info.context.cursors,
+        tenant_id=viewer.tenant_id,
+        list_name=list_name,
+        first=first,
+        after=after,
+        filters=filters,
     )
     async with info.context.db.read() as session:
         page = await service.list_journeys(
-            session, tenant_id=viewer.tenant_id, filter=filter, first=request.first,
+            session,
+            tenant_id=viewer.tenant_id,
+            filter=filter,
+            first=request.first,
             after=(request.after[0], request.after[1]) if request.after else None,
         )
     return request.connection(page, key=_journey_key, node=JourneyNode.from_model)
@@ -53,12 +60,17 @@ class CatalogQuery:
         category: Annotated[str | None, strawberry.argument(description="Only this category (exact match).")] = None,
         search: Annotated[
             str | None,
-            strawberry.argument(description="Words that must all appear in the title, description or tags (case-insensitive)."),
+            strawberry.argument(
+                description="Words that must all appear in the title, description or tags (case-insensitive)."
+            ),
         ] = None,
     ) -> Connection[JourneyNode]:
         search = search.strip() or None if search is not None else None
         return await _catalogue_page(
-            info, list_name="journeys", first=first, after=after,
+            info,
+            list_name="journeys",
+            first=first,
+            after=after,
             filter=service.CatalogueFilter(category=category, search=search),
         )
 
@@ -76,10 +88,15 @@ class CatalogQuery:
         await info.context.admin()
         search = search.strip() or None if search is not None else None
         return await _catalogue_page(
-            info, list_name="adminJourneys", first=first, after=after,
+            info,
+            list_name="adminJourneys",
+            first=first,
+            after=after,
             filter=service.CatalogueFilter(
-                category=category, search=search,
-                statuses=(status,) if status else (), visibility=visibility,
+                category=category,
+                search=search,
+                statuses=(status,) if status else (),
+                visibility=visibility,
             ),
         )
 

@@ -130,25 +130,44 @@ class JourneyEventPayload:
     errors: list[UserError] = strawberry.field(description="Why it failed; empty on success.")
 
 
-@strawberry.input(description="Journey fields. On create, `slug` and `title` are required; on update, omitted fields stay as they are.")
+@strawberry.input(
+    description="Journey fields. On create, `slug` and `title` are required; on update, omitted fields stay as they are."
+)
 class JourneyInput:
-    slug: str | None = strawberry.field(default=strawberry.UNSET, description="Tenant-unique slug: lowercase words joined by hyphens, at most 64 characters.")
+    slug: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Tenant-unique slug: lowercase words joined by hyphens, at most 64 characters.",
+    )
     title: str | None = strawberry.field(default=strawberry.UNSET, description="1-200 characters.")
     description: str | None = strawberry.field(default=strawberry.UNSET, description="At most 10,000 characters.")
-    category: str | None = strawberry.field(default=strawberry.UNSET, description="At most 64 characters; null clears it.")
-    tags: list[str] | None = strawberry.field(default=strawberry.UNSET, description="At most 20 tags of 1-32 characters.")
+    category: str | None = strawberry.field(
+        default=strawberry.UNSET, description="At most 64 characters; null clears it."
+    )
+    tags: list[str] | None = strawberry.field(
+        default=strawberry.UNSET, description="At most 20 tags of 1-32 characters."
+    )
     visibility: Visibility | None = strawberry.field(default=strawberry.UNSET, description="Default PUBLIC.")
-    xp_reward: int | None = strawberry.field(default=strawberry.UNSET, description="XP for completing the journey, 0..1,000,000. Default 0.")
+    xp_reward: int | None = strawberry.field(
+        default=strawberry.UNSET, description="XP for completing the journey, 0..1,000,000. Default 0."
+    )
 
 
-@strawberry.input(description="Journey-event fields. On add, `title` is required; on update, omitted fields stay as they are.")
+@strawberry.input(
+    description="Journey-event fields. On add, `title` is required; on update, omitted fields stay as they are."
+)
 class JourneyEventInput:
     title: str | None = strawberry.field(default=strawberry.UNSET, description="1-200 characters.")
     description: str | None = strawberry.field(default=strawberry.UNSET, description="At most 10,000 characters.")
-    kind: str | None = strawberry.field(default=strawberry.UNSET, description="Lowercase label such as `task`; default `task`.")
-    day_offset: int | None = strawberry.field(default=strawberry.UNSET, description="0..3650 days after the start day; null = unscheduled.")
+    kind: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Lowercase label such as `task`; default `task`."
+    )
+    day_offset: int | None = strawberry.field(
+        default=strawberry.UNSET, description="0..3650 days after the start day; null = unscheduled."
+    )
     duration_minutes: int | None = strawberry.field(default=strawberry.UNSET, description="1..10080 minutes, or null.")
-    xp_reward: int | None = strawberry.field(default=strawberry.UNSET, description="XP for completing the event, 0..1,000,000. Default 0.")
+    xp_reward: int | None = strawberry.field(
+        default=strawberry.UNSET, description="XP for completing the event, 0..1,000,000. Default 0."
+    )
     metadata: JSON | None = strawberry.field(
         default=strawberry.UNSET, description="Free-form JSON object for the frontend, at most 16 KiB."
     )

@@ -39,7 +39,9 @@ class TenancyMutation:
 
     @strawberry.mutation(description="Admins: create an API key; its secret is returned once.")
     async def create_api_key(
-        self, info: Info, name: Annotated[str, strawberry.argument(description="What the key is for, 1-200 characters.")]
+        self,
+        info: Info,
+        name: Annotated[str, strawberry.argument(description="What the key is for, 1-200 characters.")],
     ) -> CreateApiKeyPayload:
         viewer = await info.context.admin()
         result = await run_write(info, lambda s: service.create_api_key(s, tenant_id=viewer.tenant_id, name=name))

@@ -31,8 +31,12 @@ class TenancyQuery:
     ) -> Connection[ApiKeyNode]:
         viewer = await info.context.admin()
         request = PageRequest(
-            info.context.cursors, tenant_id=viewer.tenant_id, list_name="apiKeys",
-            first=first, after=after, filters={},
+            info.context.cursors,
+            tenant_id=viewer.tenant_id,
+            list_name="apiKeys",
+            first=first,
+            after=after,
+            filters={},
         )
         async with info.context.db.read() as session:
             page = await fetch_page(

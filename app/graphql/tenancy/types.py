@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 import strawberry
 
+from app.graphql.context import Info
 from app.graphql.errors import UserError
+from app.graphql.node import node_type
 from app.graphql.relay import Node, to_global_id
 from app.tenancy.credentials import Role
 from app.tenancy.models import ApiKey, Tenant
 from app.tenancy.service import Viewer
 
-RoleEnum = strawberry.enum(Role, name="Role", description="What a viewer may do: `user` their own progress, `admin` the tenant.")
+RoleEnum = strawberry.enum(
+    Role, name="Role", description="What a viewer may do: `user` their own progress, `admin` the tenant."
+)
 
 
 @strawberry.type(name="Tenant", description="An organisation using Journeys.")
@@ -106,3 +111,21 @@ class TenantSettingsInput:
     level_thresholds: list[int] | None = strawberry.field(
         default=strawberry.UNSET, description="Cumulative XP per level, starting at 0 and strictly increasing."
     )
+
+
+@node_type("Tenant")
+async def tenant_node(info: Info, key: uuid.UUID) -> TenantNode | None:
+    """Only the viewer's own tenant is visible."""
+    viewer = await info.context.viewer()
+    return TenantNode.from_model(viewer.tenant) if viewer.tenant_id == key else None
+
+
+@node_type("ApiKey")
+async def api_key_node(info: Info, key: uuid.UUID) -> ApiKeyNode | None:
+    """Admins see their tenant's keys; users see none."""
+    viewer = await info.context.viewer()
+    if not viewer.is_admin:
+        return None
+    async with info.context.db.read() as session:
+        api_key = await session.get(ApiKey, key)
+    return ApiKeyNode.from_model(api_key) if api_key and api_key.tenant_id == viewer.tenant_id else None
