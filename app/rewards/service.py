@@ -1,0 +1,347 @@
+"""XP, levels and rewards: every award happens once, and unlocks follow the levels.
+
+A reward with a resource (``resource_type``, optionally ``resource_id``) is unlocked by the
+level computed from that resource's XP only; one without by the overall level. Unlocks are
+stored (with a ``reward.unlocked`` event) when an award reaches them; listings also show as
+unlocked any reward whose level the viewer already has (e.g. one authored after the award),
+with ``unlocked_at`` set once an award has stored it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.errors import NotFound
+from app.modelbase import utcnow
+from app.pagination import Page, fetch_page
+from app.realtime.outbox import EventType, record_event
+from app.rewards.levels import level_for, level_progress, thresholds_of
+from app.rewards.models import XP_IDEMPOTENCY_UNIQUE, Reward, RewardUnlock, XpEntry
+from app.tenancy.models import Tenant, User
+
+MAX_REASON = 200
+MAX_IDEMPOTENCY_KEY = 200
+HISTORY_KEYS = (col(XpEntry.created_at), col(XpEntry.id))
+REWARD_KEYS = (col(Reward.required_level), col(Reward.title), col(Reward.id))
+
+# XP per resource: {(resource_type, resource_id): total}; (None, None) holds unattributed XP.
+Totals = dict[tuple[str | None, str | None], int]
+
+
+@dataclass(frozen=True)
+class AwardResult:
+    """What an award did: nothing (``xp_awarded`` 0, ``entry`` None) when its key was used."""
+
+    xp_awarded: int
+    level_before: int
+    level_after: int
+    rewards_unlocked: list[Reward]
+    entry: XpEntry | None
+
+
+@dataclass(frozen=True)
+class XpSummary:
+    """A user's XP (overall or within one resource) and level."""
+
+    balance: int
+    level: int
+    current_level_xp: int
+    next_level_xp: int | None
+
+
+@dataclass(frozen=True)
+class UserReward:
+    """A reward as one user sees it."""
+
+    reward: Reward
+    unlocked: bool
+    unlocked_at: datetime | None
+
+
+def scope_xp(totals: Totals, resource_type: str | None, resource_id: str | None) -> int:
+    """XP within a scope: all of it, one resource type, or one resource."""
+    return sum(
+        amount
+        for (kind, ident), amount in totals.items()
+        if (resource_type is None or kind == resource_type) and (resource_id is None or ident == resource_id)
+    )
+
+
+async def xp_totals(session: AsyncSession, *, tenant_id: uuid.UUID, user_id: uuid.UUID) -> Totals:
+    """The user's XP per resource, in one query."""
+    rows = await session.execute(
+        select(XpEntry.resource_type, XpEntry.resource_id, func.sum(XpEntry.amount))
+        .where(col(XpEntry.tenant_id) == tenant_id, col(XpEntry.user_id) == user_id)
+        .group_by(col(XpEntry.resource_type), col(XpEntry.resource_id))
+    )
+    return {(kind, ident): int(total) for kind, ident, total in rows.all()}
+
+
+async def _lock_user(session: AsyncSession, *, tenant_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    # Serialises one user's awards: each sees the totals the previous one committed. FOR NO KEY
+    # UPDATE conflicts with itself but not with the key-share locks of inserts referencing the user.
+    found = (
+        await session.execute(
+            select(User.id)
+            .where(col(User.id) == user_id, col(User.tenant_id) == tenant_id)
+            .with_for_update(key_share=True)
+        )
+    ).scalar_one_or_none()
+    if found is None:
+        raise NotFound("User")
+
+
+async def award_xp(
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    user_id: uuid.UUID,
+    amount: int,
+    reason: str,
+    resource_type: str | None = None,
+    resource_id: str | None = None,
+    idempotency_key: str,
+) -> AwardResult:
+    """Add ``amount`` XP once per ``idempotency_key``; report the levels and rewards it unlocked."""
+    if amount < 0 or not idempotency_key or len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
+        raise ValueError("an award needs amount >= 0 and an idempotency key of 1-200 characters")
+    await _lock_user(session, tenant_id=tenant.id, user_id=user_id)
+    thresholds = thresholds_of(tenant)
+    totals = await xp_totals(session, tenant_id=tenant.id, user_id=user_id)
+    level_before = level_for(thresholds, scope_xp(totals, None, None))
+    nothing = AwardResult(0, level_before, level_before, [], None)
+    if amount == 0:
+        return nothing
+    entry = (
+        await session.execute(
+            insert(XpEntry)
+            .values(
+                id=uuid.uuid4(),
+                tenant_id=tenant.id,
+                user_id=user_id,
+                amount=amount,
+                reason=reason[:MAX_REASON],
+                resource_type=resource_type,
+                resource_id=resource_id,
+                idempotency_key=idempotency_key,
+                created_at=utcnow(),
+            )
+            .on_conflict_do_nothing(constraint=XP_IDEMPOTENCY_UNIQUE)
+            .returning(XpEntry)
+        )
+    ).scalar_one_or_none()
+    if entry is None:
+        return nothing
+    key = (resource_type, resource_id)
+    totals[key] = totals.get(key, 0) + amount
+    balance = scope_xp(totals, None, None)
+    level_after = level_for(thresholds, balance)
+    record_event(
+        session,
+        tenant_id=tenant.id,
+        user_id=user_id,
+        type=EventType.XP_AWARDED,
+        data={
+            "entryId": str(entry.id),
+            "amount": amount,
+            "reason": entry.reason,
+            "resourceType": resource_type,
+            "resourceId": resource_id,
+            "balance": balance,
+            "level": level_after,
+        },
+    )
+    if level_after > level_before:
+        record_event(
+            session,
+            tenant_id=tenant.id,
+            user_id=user_id,
+            type=EventType.LEVEL_UP,
+            data={"levelBefore": level_before, "levelAfter": level_after, "balance": balance},
+        )
+    unlocked = await _unlock_rewards(
+        session, tenant=tenant, user_id=user_id, totals=totals, resource_type=resource_type, resource_id=resource_id
+    )
+    return AwardResult(amount, level_before, level_after, unlocked, entry)
+
+
+async def _unlock_rewards(
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    user_id: uuid.UUID,
+    totals: Totals,
+    resource_type: str | None,
+    resource_id: str | None,
+) -> list[Reward]:
+    """Store the unlocks of rewards the award's scopes now reach; each is recorded once."""
+    scopes: list[ColumnElement[bool]] = [col(Reward.resource_type).is_(None)]
+    if resource_type is not None:
+        scopes.append(
+            and_(
+                col(Reward.resource_type) == resource_type,
+                or_(col(Reward.resource_id).is_(None), col(Reward.resource_id) == resource_id),
+            )
+        )
+    already = select(RewardUnlock.reward_id).where(col(RewardUnlock.user_id) == user_id)
+    candidates = (
+        await session.execute(
+            select(Reward)
+            .where(
+                col(Reward.tenant_id) == tenant.id,
+                col(Reward.active).is_(True),
+                or_(*scopes),
+                col(Reward.id).not_in(already),
+            )
+            .order_by(*REWARD_KEYS)
+        )
+    ).scalars()
+    thresholds = thresholds_of(tenant)
+    reached = [
+        r
+        for r in candidates
+        if level_for(thresholds, scope_xp(totals, r.resource_type, r.resource_id)) >= r.required_level
+    ]
+    if not reached:
+        return []
+    now = utcnow()
+    stored = set(
+        (
+            await session.execute(
+                insert(RewardUnlock)
+                .values(
+                    [
+                        {"tenant_id": tenant.id, "user_id": user_id, "reward_id": r.id, "unlocked_at": now}
+                        for r in reached
+                    ]
+                )
+                .on_conflict_do_nothing()
+                .returning(col(RewardUnlock.reward_id))
+            )
+        ).scalars()
+    )
+    unlocked = [r for r in reached if r.id in stored]
+    for reward in unlocked:
+        record_event(
+            session,
+            tenant_id=tenant.id,
+            user_id=user_id,
+            type=EventType.REWARD_UNLOCKED,
+            data={
+                "rewardId": str(reward.id),
+                "title": reward.title,
+                "requiredLevel": reward.required_level,
+                "resourceType": reward.resource_type,
+                "resourceId": reward.resource_id,
+            },
+        )
+    return unlocked
+
+
+async def current_level(session: AsyncSession, *, tenant: Tenant, user_id: uuid.UUID) -> int:
+    """The user's overall level."""
+    return (await xp_summary(session, tenant=tenant, user_id=user_id)).level
+
+
+async def xp_summary(
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    user_id: uuid.UUID,
+    resource_type: str | None = None,
+    resource_id: str | None = None,
+) -> XpSummary:
+    """The user's XP balance and level, overall or (with a filter) within that resource only."""
+    query = select(func.coalesce(func.sum(XpEntry.amount), 0)).where(
+        col(XpEntry.tenant_id) == tenant.id, col(XpEntry.user_id) == user_id
+    )
+    query = _resource_filter(query, resource_type, resource_id)
+    balance = int((await session.execute(query)).scalar_one())
+    progress = level_progress(thresholds_of(tenant), balance)
+    return XpSummary(balance, progress.level, progress.current_level_xp, progress.next_level_xp)
+
+
+def _resource_filter(query: Any, resource_type: str | None, resource_id: str | None) -> Any:
+    if resource_type is not None:
+        query = query.where(col(XpEntry.resource_type) == resource_type)
+    if resource_id is not None:
+        query = query.where(col(XpEntry.resource_id) == resource_id)
+    return query
+
+
+async def xp_history(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    resource_type: str | None = None,
+    resource_id: str | None = None,
+    first: int,
+    after: Sequence[Any] | None,
+) -> Page[XpEntry]:
+    """A page of the user's XP entries, newest first (``created_at`` desc, then ``id``)."""
+    query = select(XpEntry).where(col(XpEntry.tenant_id) == tenant_id, col(XpEntry.user_id) == user_id)
+    query = _resource_filter(query, resource_type, resource_id)
+    return await fetch_page(session, query, keys=HISTORY_KEYS, after=after, first=first, descending=True)
+
+
+# --- rewards: as a user sees them -----------------------------------------------------------
+
+
+async def user_rewards(
+    session: AsyncSession, *, tenant: Tenant, user_id: uuid.UUID, rewards: Sequence[Reward]
+) -> list[UserReward]:
+    """Each reward with whether (and when) the user unlocked it, in two queries."""
+    if not rewards:
+        return []
+    stored = dict(
+        (
+            await session.execute(
+                select(RewardUnlock.reward_id, RewardUnlock.unlocked_at).where(
+                    col(RewardUnlock.user_id) == user_id,
+                    col(RewardUnlock.reward_id).in_([r.id for r in rewards]),
+                )
+            )
+        ).all()
+    )
+    totals = await xp_totals(session, tenant_id=tenant.id, user_id=user_id)
+    thresholds = thresholds_of(tenant)
+    return [
+        UserReward(
+            reward=r,
+            unlocked=r.id in stored
+            or level_for(thresholds, scope_xp(totals, r.resource_type, r.resource_id)) >= r.required_level,
+            unlocked_at=stored.get(r.id),
+        )
+        for r in rewards
+    ]
+
+
+async def list_rewards_for_user(
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    user_id: uuid.UUID,
+    resource_type: str | None = None,
+    resource_id: str | None = None,
+    first: int,
+    after: Sequence[Any] | None,
+) -> Page[UserReward]:
+    """A page of the tenant's active rewards (by required level, title, id) with the user's unlocks."""
+    query = select(Reward).where(col(Reward.tenant_id) == tenant.id, col(Reward.active).is_(True))
+    if resource_type is not None:
+        query = query.where(col(Reward.resource_type) == resource_type)
+    if resource_id is not None:
+        query = query.where(col(Reward.resource_id) == resource_id)
+    page: Page[Reward] = await fetch_page(session, query, keys=REWARD_KEYS, after=after, first=first, descending=False)
+    items = await user_rewards(session, tenant=tenant, user_id=user_id, rewards=page.items)
+    return Page(items=items, has_next=page.has_next)
