@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -43,7 +43,6 @@ class Settings:
     livekit_api_key: str | None = None
     livekit_api_secret: str | None = None
     log_level: str = "INFO"
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def production(self) -> bool:

@@ -115,7 +115,6 @@ class SessionGate:
         self._session: AsyncSession | None = None
         self._lock = asyncio.Lock()
         self._on_commit = on_commit
-        self.generation = 0  # bumped by each committed write; loaders key their cache on it
 
     def _current(self) -> AsyncSession:
         if self._session is None:
@@ -142,7 +141,6 @@ class SessionGate:
             except BaseException:
                 await session.rollback()
                 raise
-            self.generation += 1
             if self._on_commit is not None:
                 self._on_commit(session)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -79,3 +80,11 @@ class UnsetType:
 
 
 UNSET: Any = UnsetType()
+
+
+class PartialFields:
+    """Base of dataclasses whose fields default to ``UNSET``: a partial create or update."""
+
+    def given(self) -> dict[str, Any]:
+        """The fields the caller gave, by name."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not UNSET}  # type: ignore[arg-type]

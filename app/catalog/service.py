@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +15,7 @@ from sqlmodel import col, select
 
 from app.catalog.models import Journey, JourneyEvent, JourneyStatus, Visibility
 from app.errors import DomainError, ErrorCode, NotFound, Problems
-from app.modelbase import UNSET, utcnow
+from app.modelbase import UNSET, PartialFields, utcnow
 from app.pagination import Page, fetch_page
 from app.realtime.outbox import EventType, record_event
 from app.tenancy.service import check_slug
@@ -35,7 +35,7 @@ CATALOGUE_KEYS = (col(Journey.created_at), col(Journey.id))
 
 
 @dataclass
-class JourneyFields:
+class JourneyFields(PartialFields):
     """Authorable journey fields; ``UNSET`` ones are left as they are."""
 
     slug: Any = UNSET
@@ -46,12 +46,9 @@ class JourneyFields:
     visibility: Any = UNSET
     xp_reward: Any = UNSET
 
-    def given(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not UNSET}
-
 
 @dataclass
-class EventFields:
+class EventFields(PartialFields):
     """Authorable journey-event fields; ``UNSET`` ones are left as they are."""
 
     title: Any = UNSET
@@ -62,9 +59,6 @@ class EventFields:
     xp_reward: Any = UNSET
     metadata: Any = UNSET
 
-    def given(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not UNSET}
-
 
 @dataclass(frozen=True)
 class CatalogueFilter:
@@ -74,7 +68,6 @@ class CatalogueFilter:
     search: str | None = None
     statuses: tuple[JourneyStatus, ...] = (JourneyStatus.PUBLISHED,)
     visibility: Visibility | None = Visibility.PUBLIC
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def _text(problems: Problems, name: str, value: Any, *, required: bool, limit: int) -> str | None:

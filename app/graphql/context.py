@@ -80,12 +80,6 @@ class Context:
                     raise
         return self._viewer
 
-    async def optional_viewer(self) -> Viewer | None:
-        """The viewer if a credential was sent (a bad one still fails)."""
-        if self.credential is None and self.credential_error is None:
-            return None
-        return await self.viewer()
-
     async def admin(self) -> Viewer:
         """The viewer, who must be an admin of their tenant (FORBIDDEN otherwise)."""
         viewer = await self.viewer()

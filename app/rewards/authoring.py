@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.errors import NotFound, Problems
-from app.modelbase import UNSET, utcnow
+from app.modelbase import UNSET, PartialFields, utcnow
 from app.rewards.models import Reward
 from app.tenancy.service import MAX_LEVELS
 
@@ -24,7 +24,7 @@ RESOURCE_TYPE_RE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 
 
 @dataclass
-class RewardFields:
+class RewardFields(PartialFields):
     """Authorable reward fields; ``UNSET`` ones are left as they are."""
 
     title: Any = UNSET
@@ -34,9 +34,6 @@ class RewardFields:
     resource_type: Any = UNSET
     resource_id: Any = UNSET
     active: Any = UNSET
-
-    def given(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not UNSET}
 
 
 def _clean_reward(values: dict[str, Any], *, current: Reward | None) -> dict[str, Any]:
