@@ -8,10 +8,23 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog import service as catalog
-from app.catalog.models import Visibility
-from app.tenancy.service import create_tenant, get_tenant_by_slug
+from app.catalog.models import Journey, JourneyStatus, Visibility
+from app.pagination import MAX_PAGE_SIZE
+from app.progress import service as progress
+from app.progress.reads import my_instances
+from app.rewards.authoring import RewardFields, create_reward, rewards_by_titles
+from app.tenancy.models import Tenant
+from app.tenancy.service import create_tenant, get_or_create_user, get_tenant_by_slug, update_tenant_settings
 
 DEMO_SLUG = "demo"
+# Set explicitly (the SPEC's defaults), so the demo's levels do not move if the defaults do.
+LEVEL_THRESHOLDS = [0, 100, 250, 500, 1000, 2000, 4000, 8000]
+# The user of the README's `journeys token --tenant demo --user alice`: part-way through a journey.
+DEMO_USER = "alice"
+DEMO_USER_JOURNEY = "morning-mindfulness"
+# Positions of the events of that journey the demo user has completed: the first day's one and
+# an unscheduled one, leaving another unscheduled one for today and the later days' ones.
+DEMO_USER_COMPLETED = (1, 5)
 
 
 @dataclass(frozen=True)
@@ -134,14 +147,41 @@ JOURNEYS: list[DemoJourney] = [
 ]
 
 
+@dataclass(frozen=True)
+class DemoReward:
+    title: str
+    description: str
+    required_level: int
+    journey_slug: str | None = None  # unlocked by the XP of this journey only
+
+
+REWARDS: list[DemoReward] = [
+    DemoReward("Welcome Badge", "For earning your first XP.", 1),
+    DemoReward(
+        "Mindful Morning Medal",
+        "Reach level 2 with the XP of Morning Mindfulness alone: finish the whole journey.",
+        2,
+        journey_slug="morning-mindfulness",
+    ),
+    DemoReward("Bronze Explorer", "Reach level 3 overall.", 3),
+    DemoReward("Silver Explorer", "Reach level 4 overall.", 4),
+]
+
+
 @dataclass
 class DemoSummary:
     tenant: str
     created: list[str] = field(default_factory=list)
     existing: list[str] = field(default_factory=list)
+    rewards_created: list[str] = field(default_factory=list)
+    user_progress_created: bool = False
 
     def __str__(self) -> str:
-        return f"demo tenant {self.tenant!r}: {len(self.created)} journeys created, {len(self.existing)} already there"
+        text = f"demo tenant {self.tenant!r}: {len(self.created)} journeys created, {len(self.existing)} already there"
+        text += f", {len(self.rewards_created)} rewards created"
+        if self.user_progress_created:
+            text += f", user {DEMO_USER!r} started {DEMO_USER_JOURNEY!r}"
+        return text
 
 
 async def load_demo(session: AsyncSession) -> DemoSummary:
@@ -149,6 +189,7 @@ async def load_demo(session: AsyncSession) -> DemoSummary:
     tenant = await get_tenant_by_slug(session, slug=DEMO_SLUG)
     if tenant is None:
         tenant = await create_tenant(session, slug=DEMO_SLUG, name="Demo Company", timezone="Europe/Berlin")
+        tenant = await update_tenant_settings(session, tenant_id=tenant.id, level_thresholds=LEVEL_THRESHOLDS)
     summary = DemoSummary(tenant=tenant.slug)
     taken = await catalog.journeys_by_slugs(session, tenant_id=tenant.id, slugs=[j.slug for j in JOURNEYS])
     for spec in JOURNEYS:
@@ -175,4 +216,56 @@ async def load_demo(session: AsyncSession) -> DemoSummary:
         if spec.publish:
             await catalog.publish_journey(session, tenant_id=tenant.id, journey_id=journey.id)
         summary.created.append(spec.slug)
+    journeys = await catalog.journeys_by_slugs(session, tenant_id=tenant.id, slugs=[j.slug for j in JOURNEYS])
+    summary.rewards_created = await _load_rewards(session, tenant=tenant, journeys=journeys)
+    summary.user_progress_created = await _load_user_progress(
+        session, tenant=tenant, journey=journeys.get(DEMO_USER_JOURNEY)
+    )
     return summary
+
+
+async def _load_rewards(session: AsyncSession, *, tenant: Tenant, journeys: dict[str, Journey]) -> list[str]:
+    """The demo rewards not there yet (by title); the titles created."""
+    taken = await rewards_by_titles(session, tenant_id=tenant.id, titles=[r.title for r in REWARDS])
+    created: list[str] = []
+    for spec in REWARDS:
+        if spec.title in taken:
+            continue
+        scope: dict[str, Any] = {}
+        if spec.journey_slug is not None:
+            journey = journeys.get(spec.journey_slug)
+            if journey is None:
+                continue
+            scope = {"resource_type": progress.XP_RESOURCE_TYPE, "resource_id": str(journey.id)}
+        await create_reward(
+            session,
+            tenant_id=tenant.id,
+            values=RewardFields(
+                title=spec.title, description=spec.description, required_level=spec.required_level, **scope
+            ),
+        )
+        created.append(spec.title)
+    return created
+
+
+async def _load_user_progress(session: AsyncSession, *, tenant: Tenant, journey: Journey | None) -> bool:
+    """The demo user part-way through the demo journey, unless they have run it already."""
+    if journey is None or journey.status != JourneyStatus.PUBLISHED:
+        return False
+    user = await get_or_create_user(session, tenant_id=tenant.id, external_id=DEMO_USER)
+    after: tuple[Any, ...] | None = None
+    while True:
+        runs = await my_instances(session, tenant_id=tenant.id, user_id=user.id, first=MAX_PAGE_SIZE, after=after)
+        if any(run.journey_id == journey.id for run in runs.items):
+            return False
+        if not runs.has_next:
+            break
+        after = (runs.items[-1].started_at, runs.items[-1].id)
+    instance = await progress.start_journey(session, viewer_tenant=tenant, user_id=user.id, journey_id=journey.id)
+    events = (await catalog.events_of_journeys(session, tenant_id=tenant.id, journey_ids=[journey.id]))[journey.id]
+    for event in events:
+        if event.position in DEMO_USER_COMPLETED:
+            await progress.complete_event(
+                session, tenant=tenant, user_id=user.id, instance_id=instance.id, journey_event_id=event.id
+            )
+    return True

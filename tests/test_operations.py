@@ -14,13 +14,22 @@ import jwt
 import pytest
 from httpx_ws import WebSocketDisconnect, aconnect_ws
 from sqlalchemy import text
+from sqlmodel import col, select
 
+from app.catalog import service as catalog
+from app.catalog.models import JourneyStatus
 from app.config import load_settings
-from app.demo import load_demo
+from app.demo import DEMO_USER, DEMO_USER_COMPLETED, DEMO_USER_JOURNEY, JOURNEYS, load_demo
 from app.main import create_app
 from app.migrate import head_revision
+from app.progress.clock import local_date
+from app.progress.models import InstanceStatus
+from app.progress.reads import my_instances, progress, today_events
+from app.rewards.models import Reward
+from app.rewards.service import user_rewards, xp_summary
 from app.tenancy.credentials import Role, mint_user_token
-from app.tenancy.service import create_api_key
+from app.tenancy.models import User
+from app.tenancy.service import create_api_key, get_tenant_by_slug
 from tests.conftest import TEST_SECRET, Actors, GraphQLClient, LiveServer
 
 PRODUCTION_SECRET = "production-secret-" + "p" * 40
@@ -183,13 +192,69 @@ async def test_the_demo_loader_is_idempotent(db: Any) -> None:
     assert len(first.created) >= 7 and first.existing == []
     assert after_first["tenants"] == 1 and after_first["journeys"] == len(first.created)
 
+    # with rewards, and the demo user's run with XP for the events they completed
+    assert first.rewards_created and first.user_progress_created
+    assert after_first["rewards"] == len(first.rewards_created) >= 4
+    assert after_first["journey_instances"] == 1
+    assert after_first["xp_entries"] == len(DEMO_USER_COMPLETED)
+    assert after_first["reward_unlocks"] >= 1
+
     # when it is loaded again
     async with db() as session:
         second = await load_demo(session)
     # then it creates nothing and no table changes
-    assert second.created == []
+    assert second.created == [] and second.rewards_created == [] and not second.user_progress_created
     assert sorted(second.existing) == sorted(first.created)
     assert await _row_counts(db) == after_first
+
+
+async def test_the_demo_has_rewards_and_a_user_part_way_through_a_journey(db: Any) -> None:
+    # given the demo tenant
+    async with db() as session:
+        await load_demo(session)
+
+    async with db() as session:
+        tenant = await get_tenant_by_slug(session, slug="demo")
+        assert tenant is not None
+        # then its level thresholds are set
+        assert tenant.level_thresholds == [0, 100, 250, 500, 1000, 2000, 4000, 8000]
+
+        # and it has rewards at levels 1 to 4, one of them for the XP of a demo journey only
+        rewards = (await session.execute(select(Reward).where(col(Reward.tenant_id) == tenant.id))).scalars().all()
+        assert {1, 2, 3, 4} <= {r.required_level for r in rewards}
+        assert all(r.active for r in rewards)
+        journeys = await catalog.journeys_by_slugs(session, tenant_id=tenant.id, slugs=[j.slug for j in JOURNEYS])
+        scoped = [r for r in rewards if r.resource_type is not None]
+        assert len(scoped) == 1
+        assert scoped[0].resource_type == "journey"
+        assert scoped[0].resource_id in {str(j.id) for j in journeys.values()}
+
+        # and the demo user has one ACTIVE run of a published journey, with some but not all events done
+        user = (
+            await session.execute(
+                select(User).where(col(User.tenant_id) == tenant.id, col(User.external_id) == DEMO_USER)
+            )
+        ).scalar_one()
+        runs = (await my_instances(session, tenant_id=tenant.id, user_id=user.id, first=10, after=None)).items
+        assert [r.status for r in runs] == [InstanceStatus.ACTIVE]
+        run = runs[0]
+        assert run.journey_id == journeys[DEMO_USER_JOURNEY].id
+        assert journeys[DEMO_USER_JOURNEY].status == JourneyStatus.PUBLISHED
+        done = (await progress(session, tenant_id=tenant.id, instance_ids=[run.id]))[run.id]
+        assert 0 < done.completed_events < done.total_events
+
+        # with a positive XP balance and at least one reward unlocked
+        xp = await xp_summary(session, tenant=tenant, user_id=user.id)
+        assert xp.balance > 0 and xp.level >= 1
+        seen = await user_rewards(session, tenant=tenant, user_id=user.id, rewards=rewards)
+        assert any(r.unlocked and r.unlocked_at is not None for r in seen)
+        # but not the journey's own reward, which takes finishing it
+        assert not next(r for r in seen if r.reward.id == scoped[0].id).unlocked
+
+        # and something to do today
+        today = await today_events(session, tenant_id=tenant.id, user_id=user.id, local_date=local_date(run.timezone))
+        assert [g.instance.id for g in today] == [run.id]
+        assert today[0].events
 
 
 async def test_the_demo_tenant_has_a_varied_catalogue(actors: Actors, db: Any) -> None:

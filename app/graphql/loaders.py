@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from app.catalog import service as catalog
 from app.catalog.models import Journey, JourneyEvent
+from app.pagination import Page
+from app.progress import reads as progress
+from app.progress.models import JourneyInstance, JourneyLog
+from app.rewards import authoring as rewards
+from app.rewards import service as xp
+from app.rewards.models import Reward
 
 if TYPE_CHECKING:
     from app.graphql.context import Context
@@ -35,6 +41,28 @@ def tenant_loader(
     return DataLoader(load_fn=load)
 
 
+def paged_loader(
+    ctx: Context,
+    fetch: Callable[[AsyncSession, uuid.UUID, Sequence[uuid.UUID], Any], Awaitable[Mapping[uuid.UUID, V]]],
+) -> DataLoader[tuple[Any, ...], V]:
+    """A loader of per-parent pages keyed ``(parent id, *page arguments)``: one query per
+    distinct set of page arguments, however many parents ask."""
+
+    async def load(keys: list[tuple[Any, ...]]) -> list[V]:
+        viewer = await ctx.viewer()
+        groups: dict[tuple[Any, ...], list[uuid.UUID]] = {}
+        for key in keys:
+            groups.setdefault(key[1:], []).append(key[0])
+        found: dict[tuple[Any, ...], V] = {}
+        async with ctx.db.read() as session:
+            for params, parents in groups.items():
+                pages = await fetch(session, viewer.tenant_id, parents, params)
+                found.update({(parent, *params): pages[parent] for parent in parents})
+        return [found[key] for key in keys]
+
+    return DataLoader(load_fn=load)
+
+
 class Loaders:
     """The request's loaders, one attribute per kind of batch."""
 
@@ -48,3 +76,35 @@ class Loaders:
         self.events_of_journey: DataLoader[uuid.UUID, list[JourneyEvent]] = tenant_loader(
             ctx, lambda s, t, ids: catalog.events_of_journeys(s, tenant_id=t, journey_ids=ids), list
         )
+        self.instance: DataLoader[uuid.UUID, JourneyInstance | None] = tenant_loader(
+            ctx, lambda s, t, ids: progress.instances_by_ids(s, tenant_id=t, ids=ids), lambda: None
+        )
+        self.progress: DataLoader[uuid.UUID, progress.Progress] = tenant_loader(
+            ctx, lambda s, t, ids: progress.progress(s, tenant_id=t, instance_ids=ids), lambda: progress.Progress(0, 0)
+        )
+        self.instance_events: DataLoader[tuple[Any, ...], Page[progress.EventState]] = paged_loader(
+            ctx,
+            lambda s, t, ids, p: progress.instance_events(
+                s, tenant_id=t, instance_ids=ids, status=p[0], first=p[1], after_position=p[2]
+            ),
+        )
+        self.instance_logs: DataLoader[tuple[Any, ...], Page[JourneyLog]] = paged_loader(
+            ctx,
+            lambda s, t, ids, p: progress.instance_logs(s, tenant_id=t, instance_ids=ids, first=p[0], after_id=p[1]),
+        )
+        self.reward: DataLoader[uuid.UUID, Reward | None] = tenant_loader(
+            ctx, lambda s, t, ids: rewards.rewards_by_ids(s, tenant_id=t, ids=ids), lambda: None
+        )
+
+        async def viewer_rewards(keys: list[uuid.UUID]) -> list[xp.UserReward | None]:
+            viewer = await ctx.viewer()
+            async with ctx.db.read() as session:
+                found = await rewards.rewards_by_ids(session, tenant_id=viewer.tenant_id, ids=keys)
+                states = await xp.user_rewards(
+                    session, tenant=viewer.tenant, user_id=viewer.user_id, rewards=list(found.values())
+                )
+            by_id = {state.reward.id: state for state in states}
+            return [by_id.get(key) for key in keys]
+
+        # Rewards as the viewer sees them (unlocked or not).
+        self.viewer_reward: DataLoader[uuid.UUID, xp.UserReward | None] = DataLoader(load_fn=viewer_rewards)

@@ -43,3 +43,8 @@ SCALAR_MAP: dict[object, ScalarDefinition] = {
         parse_value=parse_json_object,
     )
 }
+
+
+def json_argument(value: JSON | None) -> dict[str, Any] | None:
+    """A JSON argument as the object its parser guarantees (None when not given)."""
+    return value if isinstance(value, dict) else None

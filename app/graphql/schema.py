@@ -22,7 +22,11 @@ from app.graphql.context import Info
 from app.graphql.errors import ErrorShaping
 from app.graphql.limits import MAX_TOKENS, AliasLimit, DepthLimit
 from app.graphql.node import resolve_node
+from app.graphql.progress.mutations import ProgressMutation
+from app.graphql.progress.queries import ProgressQuery
 from app.graphql.relay import MAX_PAGE_SIZE, Node, bad_input
+from app.graphql.rewards.mutations import RewardsMutation
+from app.graphql.rewards.queries import RewardsQuery
 from app.graphql.scalars import SCALAR_MAP
 from app.graphql.tenancy.mutations import TenancyMutation
 from app.graphql.tenancy.queries import TenancyQuery
@@ -49,8 +53,8 @@ class NodeQuery:
         return [await resolve_node(info, i) for i in ids]
 
 
-Query = merge_types("Query", (NodeQuery, TenancyQuery, CatalogQuery))
-Mutation = merge_types("Mutation", (TenancyMutation, CatalogMutation))
+Query = merge_types("Query", (NodeQuery, TenancyQuery, CatalogQuery, ProgressQuery, RewardsQuery))
+Mutation = merge_types("Mutation", (TenancyMutation, CatalogMutation, ProgressMutation, RewardsMutation))
 
 
 class CloseSession(SchemaExtension):

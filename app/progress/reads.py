@@ -28,7 +28,6 @@ from app.progress.models import (
 )
 
 INSTANCE_KEYS = (col(JourneyInstance.started_at), col(JourneyInstance.id))
-LOG_KEYS = (col(JourneyLog.id),)
 
 
 @dataclass(frozen=True)
@@ -130,18 +129,48 @@ async def my_instances(
     session: AsyncSession,
     *,
     tenant_id: uuid.UUID,
-    user_id: uuid.UUID,
+    user_id: uuid.UUID | None,
     status: InstanceStatus | None = None,
+    journey_id: uuid.UUID | None = None,
     first: int,
     after: Sequence[Any] | None,
 ) -> Page[JourneyInstance]:
-    """A page of the user's runs, newest started first (``started_at`` desc, then ``id``)."""
-    query = select(JourneyInstance).where(
-        col(JourneyInstance.tenant_id) == tenant_id, col(JourneyInstance.user_id) == user_id
-    )
+    """A page of the user's runs (every user's when ``user_id`` is None), newest started first
+    (``started_at`` desc, then ``id``)."""
+    query = select(JourneyInstance).where(col(JourneyInstance.tenant_id) == tenant_id)
+    if user_id is not None:
+        query = query.where(col(JourneyInstance.user_id) == user_id)
     if status is not None:
         query = query.where(col(JourneyInstance.status) == status)
+    if journey_id is not None:
+        query = query.where(col(JourneyInstance.journey_id) == journey_id)
     return await fetch_page(session, query, keys=INSTANCE_KEYS, after=after, first=first, descending=True)
+
+
+async def event_states_by_ids(
+    session: AsyncSession, *, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[EventState, uuid.UUID]]:
+    """Started event instances by id, each with the id of the user whose run it belongs to.
+    (An event never started has no row, so it is found through its run's ``events`` only.)"""
+    rows = await session.execute(
+        select(EventInstance, JourneyInstance, JourneyEvent)
+        .join(JourneyInstance, col(JourneyInstance.id) == col(EventInstance.instance_id))
+        .join(JourneyEvent, col(JourneyEvent.id) == col(EventInstance.journey_event_id))
+        .where(col(EventInstance.tenant_id) == tenant_id, col(EventInstance.id).in_(ids))
+    )
+    return {
+        row.id: (
+            event_state(
+                instance_id=instance.id,
+                started_on=instance.started_on,
+                shift_days=instance.shift_days,
+                journey_event=journey_event,
+                row=row,
+            ),
+            instance.user_id,
+        )
+        for row, instance, journey_event in rows.all()
+    }
 
 
 async def instance_events(
@@ -219,6 +248,35 @@ async def progress(
     return {i: found.get(i, Progress(0, 0)) for i in instance_ids}
 
 
+async def instance_logs(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    instance_ids: Sequence[uuid.UUID],
+    first: int,
+    after_id: int | None = None,
+) -> dict[uuid.UUID, Page[JourneyLog]]:
+    """For each run, a page of its log oldest first (by ``id``, the order entries were
+    written; ``first`` per run after ``after_id``), in one query."""
+    rank = func.row_number().over(partition_by=col(JourneyLog.instance_id), order_by=col(JourneyLog.id))
+    inner = sa_select(col(JourneyLog.id).label("log_id"), rank.label("rank")).where(
+        col(JourneyLog.tenant_id) == tenant_id, col(JourneyLog.instance_id).in_(instance_ids)
+    )
+    if after_id is not None:
+        inner = inner.where(col(JourneyLog.id) > after_id)
+    ranked = inner.subquery()
+    query = (
+        select(JourneyLog)
+        .join(ranked, ranked.c.log_id == col(JourneyLog.id))
+        .where(ranked.c.rank <= first + 1)
+        .order_by(col(JourneyLog.instance_id), col(JourneyLog.id))
+    )
+    grouped: dict[uuid.UUID, list[JourneyLog]] = {i: [] for i in instance_ids}
+    for entry in (await session.execute(query)).scalars():
+        grouped[entry.instance_id].append(entry)
+    return {i: Page(items=items[:first], has_next=len(items) > first) for i, items in grouped.items()}
+
+
 async def journey_logs(
     session: AsyncSession,
     *,
@@ -227,9 +285,15 @@ async def journey_logs(
     first: int,
     after: Sequence[Any] | None,
 ) -> Page[JourneyLog]:
-    """A page of a run's log, oldest first (by ``id``, the order entries were written)."""
-    query = select(JourneyLog).where(col(JourneyLog.tenant_id) == tenant_id, col(JourneyLog.instance_id) == instance_id)
-    return await fetch_page(session, query, keys=LOG_KEYS, after=after, first=first, descending=False)
+    """A page of one run's log, oldest first."""
+    pages = await instance_logs(
+        session,
+        tenant_id=tenant_id,
+        instance_ids=[instance_id],
+        first=first,
+        after_id=int(after[0]) if after else None,
+    )
+    return pages[instance_id]
 
 
 async def today_events(

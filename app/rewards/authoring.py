@@ -136,3 +136,13 @@ async def rewards_by_ids(
     """The tenant's rewards with these ids."""
     result = await session.execute(select(Reward).where(col(Reward.tenant_id) == tenant_id, col(Reward.id).in_(ids)))
     return {r.id: r for r in result.scalars()}
+
+
+async def rewards_by_titles(session: AsyncSession, *, tenant_id: uuid.UUID, titles: Sequence[str]) -> dict[str, Reward]:
+    """The tenant's rewards (active or not) with these titles; the oldest one per title."""
+    result = await session.execute(
+        select(Reward)
+        .where(col(Reward.tenant_id) == tenant_id, col(Reward.title).in_(titles))
+        .order_by(col(Reward.created_at).desc(), col(Reward.id).desc())
+    )
+    return {r.title: r for r in result.scalars()}

@@ -1,0 +1,244 @@
+"""GraphQL types of a user's progress: journey instances, their events and logs, today's events."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated
+
+import strawberry
+
+from app.graphql.catalog.types import JourneyEventNode, JourneyNode
+from app.graphql.context import Info
+from app.graphql.errors import UserError
+from app.graphql.node import node_type
+from app.graphql.relay import DEFAULT_PAGE_SIZE, Connection, Node, PageRequest, to_global_id
+from app.graphql.rewards.types import RewardNode
+from app.graphql.scalars import JSON
+from app.progress import reads
+from app.progress.models import EventStatus, InstanceStatus, JourneyInstance, JourneyLog
+
+InstanceStatusEnum = strawberry.enum(
+    InstanceStatus,
+    name="JourneyInstanceStatus",
+    description="ACTIVE while under way, SUSPENDED while paused, then COMPLETED or ABANDONED.",
+)
+EventStatusEnum = strawberry.enum(
+    EventStatus,
+    name="EventInstanceStatus",
+    description="Where one event of a run is: NOT_STARTED, IN_PROGRESS or COMPLETED.",
+)
+
+First = Annotated[int, strawberry.argument(description="Page size, 1..100.")]
+After = Annotated[str | None, strawberry.argument(description="Cursor of the item to continue after.")]
+
+
+@strawberry.type(name="EventInstance", description="One event of a journey instance, with the user's status.")
+class EventInstanceNode(Node):
+    journey_event: JourneyEventNode = strawberry.field(description="The journey's event this is an instance of.")
+    position: int = strawberry.field(description="The event's position in the journey, 1..n.")
+    status: EventStatus = strawberry.field(description="NOT_STARTED, IN_PROGRESS or COMPLETED.")
+    scheduled_on: date | None = strawberry.field(
+        description="The local day it is scheduled on (shifted by suspensions); null when unscheduled."
+    )
+    started_at: datetime | None = strawberry.field(description="When it was started, if it was.")
+    completed_at: datetime | None = strawberry.field(description="When it was completed, if it was.")
+
+    @classmethod
+    def from_state(cls, state: reads.EventState) -> EventInstanceNode:
+        return cls(
+            id=to_global_id("EventInstance", state.id),
+            journey_event=JourneyEventNode.from_model(state.journey_event),
+            position=state.position,
+            status=state.status,
+            scheduled_on=state.scheduled_on,
+            started_at=state.started_at,
+            completed_at=state.completed_at,
+        )
+
+
+@strawberry.type(description="How far a journey instance is.")
+class InstanceProgress:
+    completed_events: int = strawberry.field(description="Events completed.")
+    total_events: int = strawberry.field(description="Events in the journey.")
+    percent: int = strawberry.field(description="Whole percent completed, rounded down (100 only when all are).")
+
+
+@strawberry.type(description="The journey event a log entry is about, as it was when logged.")
+class JourneyLogEvent:
+    id: strawberry.ID = strawberry.field(description="The journey event's global id.")
+    position: int | None = strawberry.field(description="Its position when logged.")
+    title: str | None = strawberry.field(description="Its title when logged.")
+
+
+@strawberry.type(description="An entry of a journey instance's history.")
+class JourneyLogType:
+    action: str = strawberry.field(
+        description="`started`, `suspended`, `resumed`, `abandoned`, `completed`, `event_started` or `event_completed`."
+    )
+    metadata: JSON = strawberry.field(description="The metadata sent with the change.")
+    logged_at: datetime = strawberry.field(description="When it happened.")
+    event: JourneyLogEvent | None = strawberry.field(description="The event it is about, for event entries.")
+
+    @classmethod
+    def from_model(cls, entry: JourneyLog) -> JourneyLogType:
+        event = (
+            JourneyLogEvent(
+                id=to_global_id("JourneyEvent", entry.journey_event_id),
+                position=entry.event_position,
+                title=entry.event_title,
+            )
+            if entry.journey_event_id is not None
+            else None
+        )
+        return cls(action=entry.action, metadata=JSON(entry.metadata_), logged_at=entry.logged_at, event=event)
+
+
+def _log_key(entry: JourneyLog) -> tuple[object, ...]:
+    return (entry.id,)
+
+
+def _event_key(state: reads.EventState) -> tuple[object, ...]:
+    return (state.position,)
+
+
+@strawberry.type(name="JourneyInstance", description="One user's run through a journey.")
+class JourneyInstanceNode(Node):
+    status: InstanceStatus = strawberry.field(description="ACTIVE, SUSPENDED, COMPLETED or ABANDONED.")
+    user_id: strawberry.ID = strawberry.field(description="The global id of the user whose run it is.")
+    started_at: datetime = strawberry.field(description="When it was started.")
+    started_on: date = strawberry.field(description="The local day it was started on: day 0 of its schedule.")
+    timezone: str = strawberry.field(description="The IANA timezone its local days are counted in.")
+    suspended_at: datetime | None = strawberry.field(description="When it was suspended, while it is.")
+    completed_at: datetime | None = strawberry.field(description="When its last event was completed.")
+    metadata: JSON = strawberry.field(description="The metadata sent when it was started.")
+    model: strawberry.Private[JourneyInstance]
+
+    @strawberry.field(description="The journey it is a run of.")
+    async def journey(self, info: Info) -> JourneyNode:
+        journey = await info.context.loaders.journey.load(self.model.journey_id)
+        assert journey is not None  # an instance's journey is never deleted
+        return JourneyNode.from_model(journey)
+
+    @strawberry.field(description="Events completed out of all the journey's events.")
+    async def progress(self, info: Info) -> InstanceProgress:
+        found = await info.context.loaders.progress.load(self.model.id)
+        return InstanceProgress(
+            completed_events=found.completed_events, total_events=found.total_events, percent=found.percent
+        )
+
+    @strawberry.field(description="Every event of the journey in position order, with its status.")
+    async def events(
+        self,
+        info: Info,
+        first: First = DEFAULT_PAGE_SIZE,
+        after: After = None,
+        status: Annotated[EventStatus | None, strawberry.argument(description="Only events with this status.")] = None,
+    ) -> Connection[EventInstanceNode]:
+        viewer = await info.context.viewer()
+        request = PageRequest(
+            info.context.cursors,
+            tenant_id=viewer.tenant_id,
+            list_name="JourneyInstance.events",
+            first=first,
+            after=after,
+            filters={"instance": str(self.model.id), "status": status.value if status else None},
+        )
+        after_position = int(request.after[0]) if request.after else None
+        page = await info.context.loaders.instance_events.load((self.model.id, status, request.first, after_position))
+        return request.connection(page, key=_event_key, node=EventInstanceNode.from_state)
+
+    @strawberry.field(description="Its history, oldest first.")
+    async def logs(
+        self, info: Info, first: First = DEFAULT_PAGE_SIZE, after: After = None
+    ) -> Connection[JourneyLogType]:
+        viewer = await info.context.viewer()
+        request = PageRequest(
+            info.context.cursors,
+            tenant_id=viewer.tenant_id,
+            list_name="JourneyInstance.logs",
+            first=first,
+            after=after,
+            filters={"instance": str(self.model.id)},
+        )
+        after_id = int(request.after[0]) if request.after else None
+        page = await info.context.loaders.instance_logs.load((self.model.id, request.first, after_id))
+        return request.connection(page, key=_log_key, node=JourneyLogType.from_model)
+
+    @classmethod
+    def from_model(cls, instance: JourneyInstance) -> JourneyInstanceNode:
+        return cls(
+            id=to_global_id("JourneyInstance", instance.id),
+            status=instance.status,
+            user_id=to_global_id("User", instance.user_id),
+            started_at=instance.started_at,
+            started_on=instance.started_on,
+            timezone=instance.timezone,
+            suspended_at=instance.suspended_at,
+            completed_at=instance.completed_at,
+            metadata=JSON(instance.metadata_),
+            model=instance,
+        )
+
+
+async def visible_instance(info: Info, key: uuid.UUID) -> JourneyInstance | None:
+    """A run the viewer may see: their own, or any of the tenant's for admins."""
+    viewer = await info.context.viewer()
+    instance = await info.context.loaders.instance.load(key)
+    if instance is None or (instance.user_id != viewer.user_id and not viewer.is_admin):
+        return None
+    return instance
+
+
+@node_type("JourneyInstance")
+async def journey_instance_node(info: Info, key: uuid.UUID) -> JourneyInstanceNode | None:
+    instance = await visible_instance(info, key)
+    return JourneyInstanceNode.from_model(instance) if instance else None
+
+
+@node_type("EventInstance")
+async def event_instance_node(info: Info, key: uuid.UUID) -> EventInstanceNode | None:
+    viewer = await info.context.viewer()
+    async with info.context.db.read() as session:
+        found = (await reads.event_states_by_ids(session, tenant_id=viewer.tenant_id, ids=[key])).get(key)
+    if found is None or (found[1] != viewer.user_id and not viewer.is_admin):
+        return None
+    return EventInstanceNode.from_state(found[0])
+
+
+@strawberry.type(description="An active journey instance and its events to do on a day.")
+class TodayJourneyGroup:
+    instance: JourneyInstanceNode = strawberry.field(description="The instance.")
+    journey: JourneyNode = strawberry.field(description="Its journey.")
+    events: list[EventInstanceNode] = strawberry.field(
+        description="Due or overdue scheduled events by position, then unscheduled ones by position."
+    )
+
+
+@strawberry.type(description="The result of starting, suspending, resuming or abandoning a journey instance.")
+class JourneyInstancePayload:
+    instance: JourneyInstanceNode | None = strawberry.field(description="The instance; null when it failed.")
+    errors: list[UserError] = strawberry.field(description="Why it failed; empty on success.")
+
+
+@strawberry.type(description="The result of starting an event.")
+class EventInstancePayload:
+    event_instance: EventInstanceNode | None = strawberry.field(description="The event instance; null when it failed.")
+    errors: list[UserError] = strawberry.field(description="Why it failed; empty on success.")
+
+
+@strawberry.type(description="The result of completing an event: what the frontend may celebrate.")
+class CompleteEventPayload:
+    event_instance: EventInstanceNode | None = strawberry.field(
+        description="The completed event instance; null when it failed."
+    )
+    instance: JourneyInstanceNode | None = strawberry.field(
+        description="Its journey instance (COMPLETED when this was its last event); null when it failed."
+    )
+    xp_awarded: int = strawberry.field(
+        description="XP this call awarded (the event's, plus the journey's if it completed); 0 on a repeat."
+    )
+    level_before: int | None = strawberry.field(description="The viewer's level before; null when it failed.")
+    level_after: int | None = strawberry.field(description="The viewer's level after; null when it failed.")
+    rewards_unlocked: list[RewardNode] = strawberry.field(description="Rewards this call unlocked.")
+    errors: list[UserError] = strawberry.field(description="Why it failed; empty on success.")
