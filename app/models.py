@@ -1,6 +1,7 @@
 """Imports every domain's tables so the metadata (and Alembic) knows them all."""
 
 from app.catalog.models import Journey, JourneyEvent
+from app.onboarding.models import Classification, Onboarding, OnboardingJourney, OnboardingLog, OnboardingStep
 from app.progress.models import EventInstance, JourneyInstance, JourneyLog
 from app.realtime.models import OutboxEvent
 from app.rewards.models import Reward, RewardUnlock, XpEntry
@@ -8,11 +9,16 @@ from app.tenancy.models import ApiKey, Tenant, User
 
 __all__ = [
     "ApiKey",
+    "Classification",
     "EventInstance",
     "Journey",
     "JourneyEvent",
     "JourneyInstance",
     "JourneyLog",
+    "Onboarding",
+    "OnboardingJourney",
+    "OnboardingLog",
+    "OnboardingStep",
     "OutboxEvent",
     "Reward",
     "RewardUnlock",

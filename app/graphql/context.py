@@ -72,9 +72,12 @@ class Context:
             if self._viewer is None:
                 try:
                     async with self.db.write() as session:
-                        self._viewer = await authenticate(
-                            session, settings=self.runtime.settings, credential=self.credential
-                        )
+                        viewer = await authenticate(session, settings=self.runtime.settings, credential=self.credential)
+                    # Committed; now detached, so a later rollback in this operation (a write after
+                    # reads, or a failed write) cannot expire them and make reading them do IO.
+                    session.expunge(viewer.tenant)
+                    session.expunge(viewer.user)
+                    self._viewer = viewer
                 except DomainError as exc:
                     self.credential_error = exc
                     raise

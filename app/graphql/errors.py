@@ -12,7 +12,7 @@ from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.extensions import SchemaExtension
 
-from app.errors import DomainError, InvalidInput
+from app.errors import DomainError, InvalidInput, NotFound
 from app.errors import ErrorCode as DomainErrorCode
 from app.graphql.scalars import JsonInputError
 
@@ -74,6 +74,30 @@ async def run_write(info: Any, work: Callable[[AsyncSession], Awaitable[T]]) -> 
             raise
         return Failed(user_errors(exc))
     return Done(value)
+
+
+P = TypeVar("P")
+
+
+async def write_payload(
+    info: Any,
+    work: Callable[[AsyncSession], Awaitable[T]],
+    *,
+    ok: Callable[[T], P],
+    failed: Callable[[list[UserError]], P],
+) -> P:
+    """Run ``work`` as the operation's unit of work and shape the payload either way."""
+    result = await run_write(info, work)
+    if isinstance(result, Failed):
+        return failed(result.errors)
+    return ok(result.value)
+
+
+def require(key: T | None, what: str, field: str) -> T:
+    """A decoded id, or NOT_FOUND on ``field`` (for use inside a unit of work)."""
+    if key is None:
+        raise NotFound(what, field=[field])
+    return key
 
 
 def _fields_extension(exc: DomainError) -> list[dict[str, Any]] | None:

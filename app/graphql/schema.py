@@ -22,6 +22,8 @@ from app.graphql.context import Info
 from app.graphql.errors import ErrorShaping
 from app.graphql.limits import MAX_TOKENS, AliasLimit, DepthLimit
 from app.graphql.node import resolve_node
+from app.graphql.onboarding.mutations import OnboardingMutation
+from app.graphql.onboarding.queries import OnboardingQuery
 from app.graphql.progress.mutations import ProgressMutation
 from app.graphql.progress.queries import ProgressQuery
 from app.graphql.relay import MAX_PAGE_SIZE, Node, bad_input
@@ -53,8 +55,10 @@ class NodeQuery:
         return [await resolve_node(info, i) for i in ids]
 
 
-Query = merge_types("Query", (NodeQuery, TenancyQuery, CatalogQuery, ProgressQuery, RewardsQuery))
-Mutation = merge_types("Mutation", (TenancyMutation, CatalogMutation, ProgressMutation, RewardsMutation))
+Query = merge_types("Query", (NodeQuery, TenancyQuery, CatalogQuery, ProgressQuery, RewardsQuery, OnboardingQuery))
+Mutation = merge_types(
+    "Mutation", (TenancyMutation, CatalogMutation, ProgressMutation, RewardsMutation, OnboardingMutation)
+)
 
 
 class CloseSession(SchemaExtension):

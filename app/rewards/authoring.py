@@ -84,6 +84,11 @@ def _clean_reward(values: dict[str, Any], *, current: Reward | None) -> dict[str
     return clean
 
 
+def check_reward(values: RewardFields, *, current: Reward | None) -> None:
+    """Raise ``InvalidInput`` listing every problem of ``values`` (for a new reward if no ``current``)."""
+    _clean_reward(values.given(), current=current)
+
+
 async def create_reward(session: AsyncSession, *, tenant_id: uuid.UUID, values: RewardFields) -> Reward:
     """A new active reward."""
     clean = _clean_reward(values.given(), current=None)

@@ -57,7 +57,7 @@ class EventInstanceNode(Node):
         )
 
 
-@strawberry.type(description="How far a journey instance is.")
+@strawberry.type(name="JourneyProgress", description="How far a journey instance is.")
 class InstanceProgress:
     completed_events: int = strawberry.field(description="Events completed.")
     total_events: int = strawberry.field(description="Events in the journey.")
@@ -71,7 +71,7 @@ class JourneyLogEvent:
     title: str | None = strawberry.field(description="Its title when logged.")
 
 
-@strawberry.type(description="An entry of a journey instance's history.")
+@strawberry.type(name="JourneyLog", description="An entry of a journey instance's history.")
 class JourneyLogType:
     action: str = strawberry.field(
         description="`started`, `suspended`, `resumed`, `abandoned`, `completed`, `event_started` or `event_completed`."

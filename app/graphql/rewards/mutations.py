@@ -8,7 +8,7 @@ from typing import Annotated
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import DomainError, NotFound
+from app.errors import DomainError, FieldProblem, InvalidInput, NotFound
 from app.graphql.context import Info
 from app.graphql.errors import Failed, run_write, user_errors
 from app.graphql.inputs import given_fields
@@ -38,7 +38,17 @@ def _fields(input: RewardInput, current: Reward | None = None) -> authoring.Rewa
     values = given_fields(input)
     if "resource_id" in values:
         kind = values.get("resource_type", current.resource_type if current else None)
-        values["resource_id"] = resource_id_in(kind, values["resource_id"], field="resourceId")
+        try:
+            values["resource_id"] = resource_id_in(kind, values["resource_id"], field="resourceId")
+        except DomainError as exc:
+            # An input field like the others: its path under "input", listed with their problems.
+            problems = [FieldProblem(("input", "resourceId"), exc.message)]
+            del values["resource_id"]
+            try:
+                authoring.check_reward(authoring.RewardFields(**values), current=current)
+            except InvalidInput as others:
+                problems.extend(others.problems)
+            raise InvalidInput(problems) from None
     return authoring.RewardFields(**values)
 
 

@@ -70,7 +70,7 @@ async def reward_node(info: Info, key: uuid.UUID) -> RewardNode | None:
     return RewardNode.from_state(state)
 
 
-@strawberry.type(description="One award of XP.")
+@strawberry.type(name="XpEntry", description="One award of XP.")
 class XpEntryType:
     id: strawberry.ID = strawberry.field(description="The entry's id.")
     amount: int = strawberry.field(description="XP awarded.")
@@ -97,7 +97,7 @@ def _entry_key(entry: XpEntry) -> tuple[object, ...]:
     return (entry.created_at, entry.id)
 
 
-@strawberry.type(description="The viewer's XP and level, overall or within one resource.")
+@strawberry.type(name="XpSummary", description="The viewer's XP and level, overall or within one resource.")
 class XpSummaryType:
     balance: int = strawberry.field(description="Total XP (within the filter, if one was given).")
     level: int = strawberry.field(description="The level that balance reaches under the tenant's thresholds.")

@@ -10,6 +10,7 @@ import strawberry
 from app.graphql.context import Info
 from app.graphql.errors import UserError
 from app.graphql.node import node_type
+from app.graphql.onboarding.types import ClassificationType
 from app.graphql.relay import Node, to_global_id
 from app.tenancy.credentials import Role
 from app.tenancy.models import ApiKey, Tenant
@@ -53,6 +54,14 @@ class ViewerType:
     )
     tenant: TenantNode = strawberry.field(description="The viewer's tenant.")
     channel_name: str = strawberry.field(description="The viewer's realtime channel: `user:{tenantId}:{userId}`.")
+    user_key: strawberry.Private[uuid.UUID]
+
+    @strawberry.field(
+        description="The viewer's latest classification (from completing an onboarding's form); null if none."
+    )
+    async def classification(self, info: Info) -> ClassificationType | None:
+        row = await info.context.loaders.classification.load(self.user_key)
+        return ClassificationType.from_model(row) if row else None
 
     @classmethod
     def from_viewer(cls, viewer: Viewer) -> ViewerType:
@@ -63,6 +72,7 @@ class ViewerType:
             timezone=viewer.token_timezone or viewer.user.timezone or viewer.tenant.timezone or "UTC",
             tenant=TenantNode.from_model(viewer.tenant),
             channel_name=user_channel(viewer),
+            user_key=viewer.user_id,
         )
 
 

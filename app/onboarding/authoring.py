@@ -1,0 +1,394 @@
+"""Onboardings authored by admins (their steps and classification form), and their reads."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.catalog.models import Journey
+from app.errors import DomainError, ErrorCode, NotFound, Problems
+from app.modelbase import UNSET, PartialFields, utcnow
+from app.onboarding.forms import clean_form, recommended_journey_ids
+from app.onboarding.models import Onboarding, OnboardingStatus, OnboardingStep
+from app.pagination import Page, fetch_page
+from app.realtime.outbox import EventType, record_event
+from app.tenancy.service import check_slug
+
+MAX_NAME = 200
+MAX_DESCRIPTION = 10_000
+MAX_XP = 1_000_000
+MAX_STEPS = 100
+LISTING_KEYS = (col(Onboarding.created_at), col(Onboarding.id))
+
+
+@dataclass
+class OnboardingFields(PartialFields):
+    """Authorable onboarding fields; ``UNSET`` ones are left as they are."""
+
+    slug: Any = UNSET
+    name: Any = UNSET
+    description: Any = UNSET
+    xp_reward: Any = UNSET
+
+
+@dataclass
+class StepFields(PartialFields):
+    """Authorable onboarding-step fields; ``UNSET`` ones are left as they are."""
+
+    name: Any = UNSET
+    description: Any = UNSET
+    metadata: Any = UNSET
+
+
+def _text(problems: Problems, name: str, value: Any, *, required: bool, limit: int) -> str | None:
+    if value is None:
+        if required:
+            problems.add(name, "is required")
+        return None
+    text = str(value).strip()
+    if required and not text:
+        problems.add(name, "must not be blank")
+    elif len(text) > limit:
+        problems.add(name, f"must be at most {limit} characters")
+    return text
+
+
+def _clean_onboarding(values: dict[str, Any], *, creating: bool) -> dict[str, Any]:
+    problems = Problems("input")
+    clean: dict[str, Any] = {}
+    if creating or "slug" in values:
+        slug = values.get("slug")
+        if slug is None:
+            problems.add("slug", "is required")
+        else:
+            check_slug(problems, "slug", slug)
+            clean["slug"] = slug
+    if creating or "name" in values:
+        clean["name"] = _text(problems, "name", values.get("name"), required=True, limit=MAX_NAME)
+    if "description" in values:
+        clean["description"] = (
+            _text(problems, "description", values["description"], required=False, limit=MAX_DESCRIPTION) or ""
+        )
+    if "xp_reward" in values:
+        xp = values["xp_reward"]
+        if xp is None:
+            problems.add("xpReward", "must not be null")
+        elif not 0 <= xp <= MAX_XP:
+            problems.add("xpReward", f"must be between 0 and {MAX_XP}")
+        clean["xp_reward"] = xp
+    problems.raise_if_any()
+    return clean
+
+
+def _clean_step(values: dict[str, Any], *, creating: bool) -> dict[str, Any]:
+    problems = Problems("input")
+    clean: dict[str, Any] = {}
+    if creating or "name" in values:
+        clean["name"] = _text(problems, "name", values.get("name"), required=True, limit=MAX_NAME)
+    if "description" in values:
+        clean["description"] = (
+            _text(problems, "description", values["description"], required=False, limit=MAX_DESCRIPTION) or ""
+        )
+    if "metadata" in values:
+        clean["metadata_"] = values["metadata"] or {}
+    problems.raise_if_any()
+    return clean
+
+
+def _record(session: AsyncSession, onboarding: Onboarding, type: EventType, **extra: Any) -> None:
+    # Authoring events go to the admin channel only (no user).
+    record_event(
+        session,
+        tenant_id=onboarding.tenant_id,
+        user_id=None,
+        type=type,
+        data={
+            "onboardingId": str(onboarding.id),
+            "slug": onboarding.slug,
+            "status": onboarding.status.value,
+            **extra,
+        },
+    )
+
+
+async def _slug_taken(session: AsyncSession, *, tenant_id: uuid.UUID, slug: str, but: uuid.UUID | None) -> bool:
+    query = select(Onboarding.id).where(col(Onboarding.tenant_id) == tenant_id, col(Onboarding.slug) == slug)
+    if but is not None:
+        query = query.where(col(Onboarding.id) != but)
+    return (await session.execute(query)).first() is not None
+
+
+async def _step_count(session: AsyncSession, onboarding_id: uuid.UUID) -> int:
+    query = select(func.count()).where(col(OnboardingStep.onboarding_id) == onboarding_id)
+    count: int = (await session.execute(query)).scalar_one()
+    return count
+
+
+async def create_onboarding(session: AsyncSession, *, tenant_id: uuid.UUID, values: OnboardingFields) -> Onboarding:
+    """A new DRAFT onboarding."""
+    clean = _clean_onboarding(values.given(), creating=True)
+    if await _slug_taken(session, tenant_id=tenant_id, slug=clean["slug"], but=None):
+        raise DomainError(ErrorCode.BAD_USER_INPUT, "slug is taken", field=["input", "slug"])
+    onboarding = Onboarding(tenant_id=tenant_id, **clean)
+    session.add(onboarding)
+    await session.flush()
+    _record(session, onboarding, EventType.ONBOARDING_CREATED)
+    return onboarding
+
+
+async def lock_onboarding(
+    session: AsyncSession, *, tenant_id: uuid.UUID, onboarding_id: uuid.UUID, field: str = "id"
+) -> Onboarding:
+    """The tenant's onboarding, locked for this transaction; ``NotFound`` (on ``field``) otherwise."""
+    onboarding = (
+        await session.execute(
+            select(Onboarding)
+            .where(col(Onboarding.id) == onboarding_id, col(Onboarding.tenant_id) == tenant_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+    if onboarding is None:
+        raise NotFound("Onboarding", field=[field])
+    return onboarding
+
+
+async def update_onboarding(
+    session: AsyncSession, *, tenant_id: uuid.UUID, onboarding_id: uuid.UUID, values: OnboardingFields
+) -> Onboarding:
+    """Change the given fields of an onboarding."""
+    clean = _clean_onboarding(values.given(), creating=False)
+    onboarding = await lock_onboarding(session, tenant_id=tenant_id, onboarding_id=onboarding_id)
+    if "slug" in clean and await _slug_taken(session, tenant_id=tenant_id, slug=clean["slug"], but=onboarding.id):
+        raise DomainError(ErrorCode.BAD_USER_INPUT, "slug is taken", field=["input", "slug"])
+    for name, value in clean.items():
+        setattr(onboarding, name, value)
+    onboarding.updated_at = utcnow()
+    await session.flush()
+    _record(session, onboarding, EventType.ONBOARDING_UPDATED, fields=sorted(clean))
+    return onboarding
+
+
+async def publish_onboarding(session: AsyncSession, *, tenant_id: uuid.UUID, onboarding_id: uuid.UUID) -> Onboarding:
+    """Make an onboarding available to users; it needs at least one step. Publishing twice is a no-op."""
+    onboarding = await lock_onboarding(session, tenant_id=tenant_id, onboarding_id=onboarding_id)
+    if onboarding.status is OnboardingStatus.PUBLISHED:
+        return onboarding
+    if await _step_count(session, onboarding.id) == 0:
+        raise DomainError(
+            ErrorCode.BAD_USER_INPUT, "an onboarding needs at least one step to be published", field=["id"]
+        )
+    onboarding.status = OnboardingStatus.PUBLISHED
+    onboarding.published_at = utcnow()
+    onboarding.updated_at = onboarding.published_at
+    await session.flush()
+    _record(session, onboarding, EventType.ONBOARDING_PUBLISHED)
+    return onboarding
+
+
+async def archive_onboarding(session: AsyncSession, *, tenant_id: uuid.UUID, onboarding_id: uuid.UUID) -> Onboarding:
+    """Withdraw an onboarding from users; archiving twice is a no-op."""
+    onboarding = await lock_onboarding(session, tenant_id=tenant_id, onboarding_id=onboarding_id)
+    if onboarding.status is OnboardingStatus.ARCHIVED:
+        return onboarding
+    onboarding.status = OnboardingStatus.ARCHIVED
+    onboarding.updated_at = utcnow()
+    await session.flush()
+    _record(session, onboarding, EventType.ONBOARDING_ARCHIVED)
+    return onboarding
+
+
+async def add_step(
+    session: AsyncSession, *, tenant_id: uuid.UUID, onboarding_id: uuid.UUID, values: StepFields
+) -> OnboardingStep:
+    """Append a step to an onboarding (it goes last)."""
+    clean = _clean_step(values.given(), creating=True)
+    onboarding = await lock_onboarding(session, tenant_id=tenant_id, onboarding_id=onboarding_id, field="onboardingId")
+    last = await _step_count(session, onboarding.id)
+    if last >= MAX_STEPS:
+        raise DomainError(
+            ErrorCode.BAD_USER_INPUT, f"an onboarding has at most {MAX_STEPS} steps", field=["onboardingId"]
+        )
+    step = OnboardingStep(tenant_id=tenant_id, onboarding_id=onboarding.id, position=last + 1, **clean)
+    session.add(step)
+    await session.flush()
+    _record(session, onboarding, EventType.ONBOARDING_STEP_ADDED, stepId=str(step.id), order=step.position)
+    return step
+
+
+async def _lock_step(
+    session: AsyncSession, *, tenant_id: uuid.UUID, step_id: uuid.UUID
+) -> tuple[Onboarding, OnboardingStep]:
+    onboarding_id = (
+        await session.execute(
+            select(OnboardingStep.onboarding_id).where(
+                col(OnboardingStep.id) == step_id, col(OnboardingStep.tenant_id) == tenant_id
+            )
+        )
+    ).scalar_one_or_none()
+    if onboarding_id is None:
+        raise NotFound("Onboarding step", field=["id"])
+    # The onboarding's lock serialises every change to its steps.
+    onboarding = await lock_onboarding(session, tenant_id=tenant_id, onboarding_id=onboarding_id)
+    step = await session.get(OnboardingStep, step_id, populate_existing=True)
+    if step is None:
+        raise NotFound("Onboarding step", field=["id"])
+    return onboarding, step
+
+
+async def update_step(
+    session: AsyncSession, *, tenant_id: uuid.UUID, step_id: uuid.UUID, values: StepFields
+) -> OnboardingStep:
+    """Change the given fields of an onboarding step."""
+    clean = _clean_step(values.given(), creating=False)
+    onboarding, step = await _lock_step(session, tenant_id=tenant_id, step_id=step_id)
+    for name, value in clean.items():
+        setattr(step, name, value)
+    step.updated_at = utcnow()
+    await session.flush()
+    _record(session, onboarding, EventType.ONBOARDING_STEP_UPDATED, stepId=str(step.id), fields=sorted(clean))
+    return step
+
+
+async def remove_step(session: AsyncSession, *, tenant_id: uuid.UUID, step_id: uuid.UUID) -> OnboardingStep:
+    """Delete a step; later steps move up one. A published onboarding keeps at least one step.
+    Returns the removed step as it was."""
+    onboarding, step = await _lock_step(session, tenant_id=tenant_id, step_id=step_id)
+    if onboarding.status is OnboardingStatus.PUBLISHED and await _step_count(session, onboarding.id) <= 1:
+        raise DomainError(ErrorCode.BAD_USER_INPUT, "a published onboarding keeps at least one step", field=["id"])
+    await session.delete(step)
+    await session.flush()
+    await session.execute(
+        update(OnboardingStep)
+        .where(col(OnboardingStep.onboarding_id) == onboarding.id, col(OnboardingStep.position) > step.position)
+        .values(position=col(OnboardingStep.position) - 1)
+    )
+    _record(session, onboarding, EventType.ONBOARDING_STEP_REMOVED, stepId=str(step.id), order=step.position)
+    return step
+
+
+async def reorder_steps(
+    session: AsyncSession, *, tenant_id: uuid.UUID, onboarding_id: uuid.UUID, step_ids: Sequence[uuid.UUID]
+) -> Onboarding:
+    """Set orders 1..n in the order given; the ids must be exactly the onboarding's steps."""
+    onboarding = await lock_onboarding(session, tenant_id=tenant_id, onboarding_id=onboarding_id, field="onboardingId")
+    current = (await steps_of_onboardings(session, tenant_id=tenant_id, onboarding_ids=[onboarding.id]))[onboarding.id]
+    if len(step_ids) != len(set(step_ids)) or set(step_ids) != {s.id for s in current}:
+        raise DomainError(
+            ErrorCode.BAD_USER_INPUT,
+            "stepIds must list each of the onboarding's steps exactly once",
+            field=["stepIds"],
+        )
+    by_id = {s.id: s for s in current}
+    for position, step_id in enumerate(step_ids, start=1):
+        by_id[step_id].position = position
+    await session.flush()
+    _record(session, onboarding, EventType.ONBOARDING_STEPS_REORDERED, stepIds=[str(i) for i in step_ids])
+    return onboarding
+
+
+def _as_uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+async def set_classification_form(
+    session: AsyncSession, *, tenant_id: uuid.UUID, onboarding_id: uuid.UUID, form_input: dict[str, Any]
+) -> Onboarding:
+    """Replace an onboarding's classification form (an empty form clears it). Every
+    recommended journey must be one of the tenant's journeys."""
+    form = clean_form(form_input)
+    onboarding = await lock_onboarding(session, tenant_id=tenant_id, onboarding_id=onboarding_id, field="onboardingId")
+    if form is not None:
+        wanted = recommended_journey_ids(form)
+        known = set(
+            (
+                await session.execute(
+                    select(Journey.id).where(col(Journey.tenant_id) == tenant_id, col(Journey.id).in_(wanted))
+                )
+            ).scalars()
+        )
+        # Paths follow the input as sent (the cleaned form drops duplicate ids).
+        problems = Problems("input")
+        for i, segment in enumerate(form_input.get("segments") or []):
+            for j, journey_id in enumerate(segment.get("recommendedJourneys") or []):
+                if _as_uuid(journey_id) not in known:
+                    problems.add(("segments", str(i), "recommendedJourneys", str(j)), "is not a journey of this tenant")
+        problems.raise_if_any()
+    onboarding.form = form
+    onboarding.updated_at = utcnow()
+    await session.flush()
+    _record(session, onboarding, EventType.ONBOARDING_FORM_SET, cleared=form is None)
+    return onboarding
+
+
+# --- reads --------------------------------------------------------------------------------
+
+
+async def list_onboardings(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    statuses: Sequence[OnboardingStatus] = (OnboardingStatus.PUBLISHED,),
+    first: int,
+    after: tuple[datetime, uuid.UUID] | None,
+) -> Page[Onboarding]:
+    """A page of the tenant's onboardings with these statuses (all when empty), newest first."""
+    query = select(Onboarding).where(col(Onboarding.tenant_id) == tenant_id)
+    if statuses:
+        query = query.where(col(Onboarding.status).in_(statuses))
+    return await fetch_page(session, query, keys=LISTING_KEYS, after=after, first=first, descending=True)
+
+
+async def get_onboarding(
+    session: AsyncSession, *, tenant_id: uuid.UUID, onboarding_id: uuid.UUID, published_only: bool = False
+) -> Onboarding | None:
+    """One onboarding of the tenant (only a published one when ``published_only``)."""
+    query = select(Onboarding).where(col(Onboarding.id) == onboarding_id, col(Onboarding.tenant_id) == tenant_id)
+    if published_only:
+        query = query.where(col(Onboarding.status) == OnboardingStatus.PUBLISHED)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def onboardings_by_ids(
+    session: AsyncSession, *, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Onboarding]:
+    """The tenant's onboardings with these ids."""
+    result = await session.execute(
+        select(Onboarding).where(col(Onboarding.tenant_id) == tenant_id, col(Onboarding.id).in_(ids))
+    )
+    return {o.id: o for o in result.scalars()}
+
+
+async def steps_of_onboardings(
+    session: AsyncSession, *, tenant_id: uuid.UUID, onboarding_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[OnboardingStep]]:
+    """Each onboarding's steps in order, in one query."""
+    result = await session.execute(
+        select(OnboardingStep)
+        .where(col(OnboardingStep.tenant_id) == tenant_id, col(OnboardingStep.onboarding_id).in_(onboarding_ids))
+        .order_by(col(OnboardingStep.onboarding_id), col(OnboardingStep.position))
+    )
+    grouped: dict[uuid.UUID, list[OnboardingStep]] = {i: [] for i in onboarding_ids}
+    for step in result.scalars():
+        grouped[step.onboarding_id].append(step)
+    return grouped
+
+
+async def steps_by_ids(
+    session: AsyncSession, *, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, OnboardingStep]:
+    """The tenant's onboarding steps with these ids."""
+    result = await session.execute(
+        select(OnboardingStep).where(col(OnboardingStep.tenant_id) == tenant_id, col(OnboardingStep.id).in_(ids))
+    )
+    return {s.id: s for s in result.scalars()}

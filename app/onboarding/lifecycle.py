@@ -1,0 +1,518 @@
+"""Users' runs through onboardings: starting, progressing step by step, logging, suspending,
+resuming and abandoning them, and the batched reads the GraphQL layer needs.
+
+Concurrency: the partial unique index on open runs decides which of racing starts wins.
+Every change locks the run's row (FOR NO KEY UPDATE), so changes of one run happen one at a
+time; progressing (which may award XP) and completing with a form (app/onboarding/completion.py)
+first lock the user's row, so locks are always taken user first, then run — never the other
+way round, which could deadlock with an award.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.errors import DomainError, ErrorCode, NotFound
+from app.modelbase import utcnow
+from app.onboarding.models import (
+    OPEN_ONBOARDING_JOURNEY_INDEX,
+    Onboarding,
+    OnboardingJourney,
+    OnboardingJourneyStatus,
+    OnboardingLog,
+    OnboardingStatus,
+    OnboardingStep,
+)
+from app.pagination import Page, fetch_page
+from app.progress.service import check_metadata
+from app.realtime.outbox import EventType, record_event
+from app.rewards.service import AwardResult, award_xp
+from app.tenancy.models import Tenant, User
+
+XP_RESOURCE_TYPE = "onboarding"
+MAX_ACTION = 64
+JOURNEY_KEYS = (col(OnboardingJourney.started_at), col(OnboardingJourney.id))
+ACTIVE = OnboardingJourneyStatus.ACTIVE
+SUSPENDED = OnboardingJourneyStatus.SUSPENDED
+COMPLETED = OnboardingJourneyStatus.COMPLETED
+ABANDONED = OnboardingJourneyStatus.ABANDONED
+OPEN_STATUSES = (ACTIVE, SUSPENDED)
+
+
+@dataclass(frozen=True)
+class ProgressResult:
+    """The run after a step was completed, and the award if that completed the run."""
+
+    journey: OnboardingJourney
+    award: AwardResult | None
+
+
+@dataclass(frozen=True)
+class OnboardingProgress:
+    """How far a run is: the orders of the steps done, out of the onboarding's steps now."""
+
+    percent: int
+    completed_steps: list[int]
+    total_steps: int
+    current_step: int
+
+
+def xp_key(journey: OnboardingJourney) -> str:
+    """The idempotency key of a run's completion XP (one award per run, however completed)."""
+    return f"onboarding:{journey.id}"
+
+
+async def lock_user(
+    session: AsyncSession, *, tenant_id: uuid.UUID, user_id: uuid.UUID, field: Sequence[str] | None = None
+) -> None:
+    """Lock the user's row (FOR NO KEY UPDATE, as awards do) for the rest of the transaction;
+    NotFound (on ``field``) when the tenant has no such user."""
+    found = (
+        await session.execute(
+            select(User.id)
+            .where(col(User.id) == user_id, col(User.tenant_id) == tenant_id)
+            .with_for_update(key_share=True)
+        )
+    ).scalar_one_or_none()
+    if found is None:
+        raise NotFound("User", field=field)
+
+
+async def runnable_onboarding(session: AsyncSession, *, tenant_id: uuid.UUID, onboarding_id: uuid.UUID) -> Onboarding:
+    """A published onboarding with at least one step; NotFound on ``onboardingId`` otherwise."""
+    has_steps = select(OnboardingStep.id).where(col(OnboardingStep.onboarding_id) == onboarding_id).exists()
+    onboarding = (
+        await session.execute(
+            select(Onboarding).where(
+                col(Onboarding.id) == onboarding_id,
+                col(Onboarding.tenant_id) == tenant_id,
+                col(Onboarding.status) == OnboardingStatus.PUBLISHED,
+                has_steps,
+            )
+        )
+    ).scalar_one_or_none()
+    if onboarding is None:
+        raise NotFound("Onboarding", field=["onboardingId"])
+    return onboarding
+
+
+async def _step_at(session: AsyncSession, onboarding_id: uuid.UUID, order: int) -> OnboardingStep | None:
+    return (
+        await session.execute(
+            select(OnboardingStep).where(
+                col(OnboardingStep.onboarding_id) == onboarding_id, col(OnboardingStep.position) == order
+            )
+        )
+    ).scalar_one_or_none()
+
+
+async def log_step(session: AsyncSession, journey: OnboardingJourney, action: str, metadata: dict[str, Any]) -> None:
+    """Log ``action`` on the run's current step, keeping the step's name and order as they are now
+    (a step removed since keeps the order, with an empty name)."""
+    step = await _step_at(session, journey.onboarding_id, journey.current_step)
+    session.add(
+        OnboardingLog(
+            tenant_id=journey.tenant_id,
+            journey_id=journey.id,
+            step_id=step.id if step else None,
+            step_name=step.name if step else "",
+            step_order=journey.current_step,
+            action=action,
+            metadata_=metadata,
+            logged_at=utcnow(),
+        )
+    )
+
+
+def record(session: AsyncSession, journey: OnboardingJourney, type: EventType, **extra: Any) -> None:
+    """Record a user event about the run in the current transaction."""
+    record_event(
+        session,
+        tenant_id=journey.tenant_id,
+        user_id=journey.user_id,
+        type=type,
+        data={
+            "onboardingJourneyId": str(journey.id),
+            "onboardingId": str(journey.onboarding_id),
+            "status": journey.status.value,
+            "currentStep": journey.current_step,
+            **extra,
+        },
+    )
+
+
+async def start_onboarding(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    onboarding_id: uuid.UUID,
+    metadata: dict[str, Any] | None = None,
+) -> OnboardingJourney:
+    """A new ACTIVE run of a published onboarding at step 1; ALREADY_ACTIVE while one is open."""
+    metadata = check_metadata(metadata)
+    onboarding = await runnable_onboarding(session, tenant_id=tenant_id, onboarding_id=onboarding_id)
+    now = utcnow()
+    journey = OnboardingJourney(
+        tenant_id=tenant_id,
+        user_id=user_id,
+        onboarding_id=onboarding.id,
+        status=ACTIVE,
+        current_step=1,
+        started_at=now,
+        updated_at=now,
+        metadata_=metadata,
+    )
+    try:
+        # A savepoint, so losing the race leaves the caller's transaction usable.
+        async with session.begin_nested():
+            session.add(journey)
+            await session.flush()
+    except IntegrityError as exc:
+        if OPEN_ONBOARDING_JOURNEY_INDEX in str(exc.orig):
+            raise DomainError(
+                ErrorCode.ALREADY_ACTIVE,
+                "an active or suspended run of this onboarding exists",
+                field=["onboardingId"],
+            ) from None
+        raise
+    await log_step(session, journey, "started", metadata)
+    record(session, journey, EventType.ONBOARDING_STARTED)
+    await session.flush()
+    return journey
+
+
+async def journey_for(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    journey_id: uuid.UUID,
+    share: bool = False,
+) -> OnboardingJourney:
+    """The user's run, row-locked for this transaction; NotFound on ``journeyId`` for anyone else's."""
+    journey = (
+        await session.execute(
+            select(OnboardingJourney)
+            .where(
+                col(OnboardingJourney.id) == journey_id,
+                col(OnboardingJourney.tenant_id) == tenant_id,
+                col(OnboardingJourney.user_id) == user_id,
+            )
+            .with_for_update(read=share, key_share=not share)
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+    if journey is None:
+        raise NotFound("Onboarding journey", field=["journeyId"])
+    return journey
+
+
+async def complete_run(
+    session: AsyncSession, *, tenant: Tenant, journey: OnboardingJourney, metadata: dict[str, Any]
+) -> AwardResult:
+    """Log ``completed`` on the current step, mark the (locked, open) run COMPLETED and award the
+    onboarding's XP once per run."""
+    await log_step(session, journey, "completed", metadata)
+    now = utcnow()
+    journey.status = COMPLETED
+    journey.completed_at = now
+    journey.updated_at = now
+    await session.flush()
+    record(session, journey, EventType.ONBOARDING_COMPLETED)
+    onboarding = await session.get(Onboarding, journey.onboarding_id)
+    return await award_xp(
+        session,
+        tenant=tenant,
+        user_id=journey.user_id,
+        amount=onboarding.xp_reward if onboarding is not None else 0,
+        reason="onboarding_completed",
+        resource_type=XP_RESOURCE_TYPE,
+        resource_id=str(journey.onboarding_id),
+        idempotency_key=xp_key(journey),
+    )
+
+
+async def _step_count(session: AsyncSession, onboarding_id: uuid.UUID) -> int:
+    total = await session.scalar(
+        select(func.count(col(OnboardingStep.id))).where(col(OnboardingStep.onboarding_id) == onboarding_id)
+    )
+    return int(total or 0)
+
+
+async def progress_onboarding(
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    user_id: uuid.UUID,
+    journey_id: uuid.UUID,
+    metadata: dict[str, Any] | None = None,
+) -> ProgressResult:
+    """Complete the current step: on the last step the run is COMPLETED (its XP awarded once),
+    otherwise it moves to the next step. NOT_ACTIVE unless the run is ACTIVE."""
+    metadata = check_metadata(metadata)
+    await lock_user(session, tenant_id=tenant.id, user_id=user_id, field=["journeyId"])
+    journey = await journey_for(session, tenant_id=tenant.id, user_id=user_id, journey_id=journey_id)
+    if journey.status is not ACTIVE:
+        raise DomainError(ErrorCode.NOT_ACTIVE, "only an active onboarding can progress", field=["journeyId"])
+    if journey.current_step >= await _step_count(session, journey.onboarding_id):
+        award = await complete_run(session, tenant=tenant, journey=journey, metadata=metadata)
+        return ProgressResult(journey=journey, award=award)
+    await log_step(session, journey, "completed", metadata)
+    journey.current_step += 1
+    journey.updated_at = utcnow()
+    await log_step(session, journey, "started", {})
+    await session.flush()
+    record(session, journey, EventType.ONBOARDING_PROGRESSED)
+    return ProgressResult(journey=journey, award=None)
+
+
+async def log_onboarding_step(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    journey_id: uuid.UUID,
+    action: str,
+    metadata: dict[str, Any] | None = None,
+) -> OnboardingJourney:
+    """Append ``action`` (1..64 characters) to the log on the current step without moving."""
+    action = action.strip()
+    if not 1 <= len(action) <= MAX_ACTION:
+        raise DomainError(ErrorCode.BAD_USER_INPUT, f"action must be 1 to {MAX_ACTION} characters", field=["action"])
+    metadata = check_metadata(metadata)
+    # A shared lock: logs of one run may be written together, but not while its status changes.
+    journey = await journey_for(session, tenant_id=tenant_id, user_id=user_id, journey_id=journey_id, share=True)
+    if journey.status is not ACTIVE:
+        raise DomainError(ErrorCode.NOT_ACTIVE, "only an active onboarding can be logged", field=["journeyId"])
+    await log_step(session, journey, action, metadata)
+    await session.flush()
+    record(session, journey, EventType.ONBOARDING_LOGGED, action=action)
+    return journey
+
+
+@dataclass(frozen=True)
+class _Transition:
+    """A status change: from which statuses, to which, the error otherwise, and what it stamps."""
+
+    allowed: tuple[OnboardingJourneyStatus, ...]
+    target: OnboardingJourneyStatus
+    error: ErrorCode
+    message: str
+    action: str
+    event: EventType
+    stamp: str | None = None  # set to now
+    clear: str | None = None  # set to None
+
+
+_SUSPEND = _Transition(
+    allowed=(ACTIVE,),
+    target=SUSPENDED,
+    error=ErrorCode.NOT_ACTIVE,
+    message="only an active onboarding can be suspended",
+    action="suspended",
+    event=EventType.ONBOARDING_SUSPENDED,
+    stamp="suspended_at",
+)
+_RESUME = _Transition(
+    allowed=(SUSPENDED,),
+    target=ACTIVE,
+    error=ErrorCode.NOT_SUSPENDED,
+    message="only a suspended onboarding can be resumed",
+    action="resumed",
+    event=EventType.ONBOARDING_RESUMED,
+    clear="suspended_at",
+)
+_ABANDON = _Transition(
+    allowed=OPEN_STATUSES,
+    target=ABANDONED,
+    error=ErrorCode.NOT_ACTIVE,
+    message="only an active or suspended onboarding can be abandoned",
+    action="abandoned",
+    event=EventType.ONBOARDING_ABANDONED,
+    stamp="abandoned_at",
+)
+
+
+async def _transition(
+    session: AsyncSession,
+    change: _Transition,
+    *,
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    journey_id: uuid.UUID,
+    metadata: dict[str, Any] | None,
+) -> OnboardingJourney:
+    metadata = check_metadata(metadata)
+    journey = await journey_for(session, tenant_id=tenant_id, user_id=user_id, journey_id=journey_id)
+    if journey.status not in change.allowed:
+        raise DomainError(change.error, change.message, field=["journeyId"])
+    now = utcnow()
+    journey.status = change.target
+    journey.updated_at = now
+    if change.stamp:
+        setattr(journey, change.stamp, now)
+    if change.clear:
+        setattr(journey, change.clear, None)
+    await log_step(session, journey, change.action, metadata)
+    await session.flush()
+    record(session, journey, change.event)
+    return journey
+
+
+async def suspend_onboarding(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    journey_id: uuid.UUID,
+    metadata: dict[str, Any] | None = None,
+) -> OnboardingJourney:
+    """ACTIVE → SUSPENDED; NOT_ACTIVE otherwise."""
+    return await _transition(
+        session, _SUSPEND, tenant_id=tenant_id, user_id=user_id, journey_id=journey_id, metadata=metadata
+    )
+
+
+async def resume_onboarding(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    journey_id: uuid.UUID,
+    metadata: dict[str, Any] | None = None,
+) -> OnboardingJourney:
+    """SUSPENDED → ACTIVE; NOT_SUSPENDED otherwise."""
+    return await _transition(
+        session, _RESUME, tenant_id=tenant_id, user_id=user_id, journey_id=journey_id, metadata=metadata
+    )
+
+
+async def abandon_onboarding(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    journey_id: uuid.UUID,
+    metadata: dict[str, Any] | None = None,
+) -> OnboardingJourney:
+    """ACTIVE or SUSPENDED → ABANDONED; NOT_ACTIVE otherwise."""
+    return await _transition(
+        session, _ABANDON, tenant_id=tenant_id, user_id=user_id, journey_id=journey_id, metadata=metadata
+    )
+
+
+# --- batched reads (one statement each, for dataloaders) --------------------------------------
+
+
+async def onboarding_journeys_by_ids(
+    session: AsyncSession, *, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, OnboardingJourney]:
+    """The tenant's runs with these ids (any user's: callers check whose they are)."""
+    rows = await session.execute(
+        select(OnboardingJourney).where(
+            col(OnboardingJourney.tenant_id) == tenant_id, col(OnboardingJourney.id).in_(ids)
+        )
+    )
+    return {j.id: j for j in rows.scalars()}
+
+
+async def logs_of_journeys(
+    session: AsyncSession, *, tenant_id: uuid.UUID, journey_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[OnboardingLog]]:
+    """Each run's log, oldest first (by ``id``, the order entries were written)."""
+    rows = await session.execute(
+        select(OnboardingLog)
+        .where(col(OnboardingLog.tenant_id) == tenant_id, col(OnboardingLog.journey_id).in_(journey_ids))
+        .order_by(col(OnboardingLog.journey_id), col(OnboardingLog.id))
+    )
+    grouped: dict[uuid.UUID, list[OnboardingLog]] = {i: [] for i in journey_ids}
+    for entry in rows.scalars():
+        grouped[entry.journey_id].append(entry)
+    return grouped
+
+
+def onboarding_progress(status: OnboardingJourneyStatus, current_step: int, total_steps: int) -> OnboardingProgress:
+    """A run's progress: steps before the current one are done (every step once COMPLETED)."""
+    done = total_steps if status is COMPLETED else min(current_step - 1, total_steps)
+    steps = list(range(1, done + 1))
+    # A completed run is done whatever its steps became; an open one counts the steps now.
+    percent = 100 if status is COMPLETED else (done * 100 // total_steps if total_steps else 0)
+    return OnboardingProgress(
+        percent=percent, completed_steps=steps, total_steps=total_steps, current_step=current_step
+    )
+
+
+async def progress_of_journeys(
+    session: AsyncSession, *, tenant_id: uuid.UUID, journey_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, OnboardingProgress]:
+    """Each run's progress against the onboarding's steps now, in one query."""
+    rows = await session.execute(
+        select(
+            col(OnboardingJourney.id),
+            col(OnboardingJourney.status),
+            col(OnboardingJourney.current_step),
+            func.count(col(OnboardingStep.id)),
+        )
+        .select_from(OnboardingJourney)
+        .outerjoin(OnboardingStep, col(OnboardingStep.onboarding_id) == col(OnboardingJourney.onboarding_id))
+        .where(col(OnboardingJourney.tenant_id) == tenant_id, col(OnboardingJourney.id).in_(journey_ids))
+        .group_by(col(OnboardingJourney.id))
+    )
+    return {ident: onboarding_progress(status, current, int(total)) for ident, status, current, total in rows.all()}
+
+
+async def current_steps(
+    session: AsyncSession, *, tenant_id: uuid.UUID, journey_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, OnboardingStep | None]:
+    """The step at each run's current order now (None if there is none), in one query."""
+    rows = await session.execute(
+        select(col(OnboardingJourney.id), OnboardingStep)
+        .select_from(OnboardingJourney)
+        .outerjoin(
+            OnboardingStep,
+            and_(
+                col(OnboardingStep.onboarding_id) == col(OnboardingJourney.onboarding_id),
+                col(OnboardingStep.position) == col(OnboardingJourney.current_step),
+            ),
+        )
+        .where(col(OnboardingJourney.tenant_id) == tenant_id, col(OnboardingJourney.id).in_(journey_ids))
+    )
+    return {ident: step for ident, step in rows.all()}  # noqa: C416 (typed rows)
+
+
+async def list_onboarding_journeys(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID | None = None,
+    onboarding_id: uuid.UUID | None = None,
+    status: OnboardingJourneyStatus | None = None,
+    started_from: datetime | None = None,
+    started_to: datetime | None = None,
+    first: int,
+    after: Sequence[Any] | None,
+) -> Page[OnboardingJourney]:
+    """A page of runs, newest started first (``started_at`` desc, then ``id``), filtered by user,
+    onboarding, status and a start window (``started_from`` inclusive, ``started_to`` exclusive)."""
+    query = select(OnboardingJourney).where(col(OnboardingJourney.tenant_id) == tenant_id)
+    if user_id is not None:
+        query = query.where(col(OnboardingJourney.user_id) == user_id)
+    if onboarding_id is not None:
+        query = query.where(col(OnboardingJourney.onboarding_id) == onboarding_id)
+    if status is not None:
+        query = query.where(col(OnboardingJourney.status) == status)
+    if started_from is not None:
+        query = query.where(col(OnboardingJourney.started_at) >= started_from)
+    if started_to is not None:
+        query = query.where(col(OnboardingJourney.started_at) < started_to)
+    return await fetch_page(session, query, keys=JOURNEY_KEYS, after=after, first=first, descending=True)
