@@ -20,20 +20,22 @@ from app.onboarding.authoring import (
     add_step,
     archive_onboarding,
     create_onboarding,
-    get_onboarding,
-    list_onboardings,
-    onboardings_by_ids,
     publish_onboarding,
     remove_step,
     reorder_steps,
     set_classification_form,
-    steps_by_ids,
-    steps_of_onboardings,
     update_onboarding,
     update_step,
 )
 from app.onboarding.forms import clean_form
 from app.onboarding.models import Onboarding, OnboardingStatus, OnboardingStep
+from app.onboarding.reads import (
+    get_onboarding,
+    list_onboardings,
+    onboardings_by_ids,
+    steps_by_ids,
+    steps_of_onboardings,
+)
 from app.tenancy.models import Tenant
 from tests.conftest import Actors, LiveServer, StatementCounter
 from tests.progress_support import make_journey, race

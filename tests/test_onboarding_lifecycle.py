@@ -13,21 +13,23 @@ from sqlalchemy import text
 
 from app.errors import DomainError, ErrorCode
 from app.onboarding.lifecycle import (
-    OnboardingProgress,
     ProgressResult,
     abandon_onboarding,
-    current_steps,
-    list_onboarding_journeys,
     log_onboarding_step,
-    logs_of_journeys,
-    onboarding_journeys_by_ids,
-    progress_of_journeys,
     progress_onboarding,
     resume_onboarding,
     start_onboarding,
     suspend_onboarding,
 )
 from app.onboarding.models import OnboardingJourney, OnboardingJourneyStatus, OnboardingStatus
+from app.onboarding.reads import (
+    OnboardingProgress,
+    current_steps,
+    list_onboarding_journeys,
+    logs_of_journeys,
+    onboarding_journeys_by_ids,
+    progress_of_journeys,
+)
 from app.tenancy.models import Tenant, User
 from tests.conftest import Actors, LiveServer, StatementCounter
 from tests.onboarding_support import MadeOnboarding, make_onboarding

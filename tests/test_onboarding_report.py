@@ -23,7 +23,6 @@ from app.onboarding.authoring import (
     create_onboarding,
     publish_onboarding,
     remove_step,
-    steps_of_onboardings,
 )
 from app.onboarding.models import (
     OnboardingJourney,
@@ -31,6 +30,7 @@ from app.onboarding.models import (
     OnboardingLog,
     OnboardingStep,
 )
+from app.onboarding.reads import steps_of_onboardings
 from app.onboarding.report import Report, onboarding_report
 from app.tenancy.models import Tenant, User
 from tests.conftest import Actors, StatementCounter

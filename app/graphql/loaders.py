@@ -11,8 +11,7 @@ from strawberry.dataloader import DataLoader
 
 from app.catalog import service as catalog
 from app.catalog.models import Journey, JourneyEvent
-from app.onboarding import authoring as onboarding
-from app.onboarding import completion, lifecycle
+from app.onboarding import completion, reads
 from app.onboarding.models import Classification, Onboarding, OnboardingJourney, OnboardingLog, OnboardingStep
 from app.pagination import Page
 from app.progress import reads as progress
@@ -100,25 +99,25 @@ class Loaders:
         )
 
         self.onboarding: DataLoader[uuid.UUID, Onboarding | None] = tenant_loader(
-            ctx, lambda s, t, ids: onboarding.onboardings_by_ids(s, tenant_id=t, ids=ids), lambda: None
+            ctx, lambda s, t, ids: reads.onboardings_by_ids(s, tenant_id=t, ids=ids), lambda: None
         )
         self.onboarding_step: DataLoader[uuid.UUID, OnboardingStep | None] = tenant_loader(
-            ctx, lambda s, t, ids: onboarding.steps_by_ids(s, tenant_id=t, ids=ids), lambda: None
+            ctx, lambda s, t, ids: reads.steps_by_ids(s, tenant_id=t, ids=ids), lambda: None
         )
         self.steps_of_onboarding: DataLoader[uuid.UUID, list[OnboardingStep]] = tenant_loader(
-            ctx, lambda s, t, ids: onboarding.steps_of_onboardings(s, tenant_id=t, onboarding_ids=ids), list
+            ctx, lambda s, t, ids: reads.steps_of_onboardings(s, tenant_id=t, onboarding_ids=ids), list
         )
         self.onboarding_journey: DataLoader[uuid.UUID, OnboardingJourney | None] = tenant_loader(
-            ctx, lambda s, t, ids: lifecycle.onboarding_journeys_by_ids(s, tenant_id=t, ids=ids), lambda: None
+            ctx, lambda s, t, ids: reads.onboarding_journeys_by_ids(s, tenant_id=t, ids=ids), lambda: None
         )
         self.onboarding_logs: DataLoader[uuid.UUID, list[OnboardingLog]] = tenant_loader(
-            ctx, lambda s, t, ids: lifecycle.logs_of_journeys(s, tenant_id=t, journey_ids=ids), list
+            ctx, lambda s, t, ids: reads.logs_of_journeys(s, tenant_id=t, journey_ids=ids), list
         )
-        self.onboarding_progress: DataLoader[uuid.UUID, lifecycle.OnboardingProgress | None] = tenant_loader(
-            ctx, lambda s, t, ids: lifecycle.progress_of_journeys(s, tenant_id=t, journey_ids=ids), lambda: None
+        self.onboarding_progress: DataLoader[uuid.UUID, reads.OnboardingProgress | None] = tenant_loader(
+            ctx, lambda s, t, ids: reads.progress_of_journeys(s, tenant_id=t, journey_ids=ids), lambda: None
         )
         self.current_step: DataLoader[uuid.UUID, OnboardingStep | None] = tenant_loader(
-            ctx, lambda s, t, ids: lifecycle.current_steps(s, tenant_id=t, journey_ids=ids), lambda: None
+            ctx, lambda s, t, ids: reads.current_steps(s, tenant_id=t, journey_ids=ids), lambda: None
         )
         # The newest classification of each user.
         self.classification: DataLoader[uuid.UUID, Classification | None] = tenant_loader(

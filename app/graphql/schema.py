@@ -22,6 +22,7 @@ from app.graphql.context import Info
 from app.graphql.errors import ErrorShaping
 from app.graphql.limits import MAX_TOKENS, AliasLimit, DepthLimit
 from app.graphql.node import resolve_node
+from app.graphql.onboarding.authoring import OnboardingAuthoringMutation
 from app.graphql.onboarding.mutations import OnboardingMutation
 from app.graphql.onboarding.queries import OnboardingQuery
 from app.graphql.progress.mutations import ProgressMutation
@@ -55,9 +56,27 @@ class NodeQuery:
         return [await resolve_node(info, i) for i in ids]
 
 
-Query = merge_types("Query", (NodeQuery, TenancyQuery, CatalogQuery, ProgressQuery, RewardsQuery, OnboardingQuery))
+Query = merge_types(
+    "Query",
+    (
+        NodeQuery,
+        TenancyQuery,
+        CatalogQuery,
+        ProgressQuery,
+        RewardsQuery,
+        OnboardingQuery,
+    ),
+)
 Mutation = merge_types(
-    "Mutation", (TenancyMutation, CatalogMutation, ProgressMutation, RewardsMutation, OnboardingMutation)
+    "Mutation",
+    (
+        TenancyMutation,
+        CatalogMutation,
+        ProgressMutation,
+        RewardsMutation,
+        OnboardingMutation,
+        OnboardingAuthoringMutation,
+    ),
 )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, update
@@ -17,7 +16,7 @@ from app.errors import DomainError, ErrorCode, NotFound, Problems
 from app.modelbase import UNSET, PartialFields, utcnow
 from app.onboarding.forms import clean_form, recommended_journey_ids
 from app.onboarding.models import Onboarding, OnboardingStatus, OnboardingStep
-from app.pagination import Page, fetch_page
+from app.onboarding.reads import steps_of_onboardings
 from app.realtime.outbox import EventType, record_event
 from app.tenancy.service import check_slug
 
@@ -25,7 +24,6 @@ MAX_NAME = 200
 MAX_DESCRIPTION = 10_000
 MAX_XP = 1_000_000
 MAX_STEPS = 100
-LISTING_KEYS = (col(Onboarding.created_at), col(Onboarding.id))
 
 
 @dataclass
@@ -332,63 +330,3 @@ async def set_classification_form(
 
 
 # --- reads --------------------------------------------------------------------------------
-
-
-async def list_onboardings(
-    session: AsyncSession,
-    *,
-    tenant_id: uuid.UUID,
-    statuses: Sequence[OnboardingStatus] = (OnboardingStatus.PUBLISHED,),
-    first: int,
-    after: tuple[datetime, uuid.UUID] | None,
-) -> Page[Onboarding]:
-    """A page of the tenant's onboardings with these statuses (all when empty), newest first."""
-    query = select(Onboarding).where(col(Onboarding.tenant_id) == tenant_id)
-    if statuses:
-        query = query.where(col(Onboarding.status).in_(statuses))
-    return await fetch_page(session, query, keys=LISTING_KEYS, after=after, first=first, descending=True)
-
-
-async def get_onboarding(
-    session: AsyncSession, *, tenant_id: uuid.UUID, onboarding_id: uuid.UUID, published_only: bool = False
-) -> Onboarding | None:
-    """One onboarding of the tenant (only a published one when ``published_only``)."""
-    query = select(Onboarding).where(col(Onboarding.id) == onboarding_id, col(Onboarding.tenant_id) == tenant_id)
-    if published_only:
-        query = query.where(col(Onboarding.status) == OnboardingStatus.PUBLISHED)
-    return (await session.execute(query)).scalar_one_or_none()
-
-
-async def onboardings_by_ids(
-    session: AsyncSession, *, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, Onboarding]:
-    """The tenant's onboardings with these ids."""
-    result = await session.execute(
-        select(Onboarding).where(col(Onboarding.tenant_id) == tenant_id, col(Onboarding.id).in_(ids))
-    )
-    return {o.id: o for o in result.scalars()}
-
-
-async def steps_of_onboardings(
-    session: AsyncSession, *, tenant_id: uuid.UUID, onboarding_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, list[OnboardingStep]]:
-    """Each onboarding's steps in order, in one query."""
-    result = await session.execute(
-        select(OnboardingStep)
-        .where(col(OnboardingStep.tenant_id) == tenant_id, col(OnboardingStep.onboarding_id).in_(onboarding_ids))
-        .order_by(col(OnboardingStep.onboarding_id), col(OnboardingStep.position))
-    )
-    grouped: dict[uuid.UUID, list[OnboardingStep]] = {i: [] for i in onboarding_ids}
-    for step in result.scalars():
-        grouped[step.onboarding_id].append(step)
-    return grouped
-
-
-async def steps_by_ids(
-    session: AsyncSession, *, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, OnboardingStep]:
-    """The tenant's onboarding steps with these ids."""
-    result = await session.execute(
-        select(OnboardingStep).where(col(OnboardingStep.tenant_id) == tenant_id, col(OnboardingStep.id).in_(ids))
-    )
-    return {s.id: s for s in result.scalars()}

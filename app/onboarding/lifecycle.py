@@ -13,10 +13,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -32,7 +31,6 @@ from app.onboarding.models import (
     OnboardingStatus,
     OnboardingStep,
 )
-from app.pagination import Page, fetch_page
 from app.progress.service import check_metadata
 from app.realtime.outbox import EventType, record_event
 from app.rewards.service import AwardResult, award_xp
@@ -40,7 +38,6 @@ from app.tenancy.models import Tenant, User
 
 XP_RESOURCE_TYPE = "onboarding"
 MAX_ACTION = 64
-JOURNEY_KEYS = (col(OnboardingJourney.started_at), col(OnboardingJourney.id))
 ACTIVE = OnboardingJourneyStatus.ACTIVE
 SUSPENDED = OnboardingJourneyStatus.SUSPENDED
 COMPLETED = OnboardingJourneyStatus.COMPLETED
@@ -54,16 +51,6 @@ class ProgressResult:
 
     journey: OnboardingJourney
     award: AwardResult | None
-
-
-@dataclass(frozen=True)
-class OnboardingProgress:
-    """How far a run is: the orders of the steps done, out of the onboarding's steps now."""
-
-    percent: int
-    completed_steps: list[int]
-    total_steps: int
-    current_step: int
 
 
 def xp_key(journey: OnboardingJourney) -> str:
@@ -412,107 +399,3 @@ async def abandon_onboarding(
 
 
 # --- batched reads (one statement each, for dataloaders) --------------------------------------
-
-
-async def onboarding_journeys_by_ids(
-    session: AsyncSession, *, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, OnboardingJourney]:
-    """The tenant's runs with these ids (any user's: callers check whose they are)."""
-    rows = await session.execute(
-        select(OnboardingJourney).where(
-            col(OnboardingJourney.tenant_id) == tenant_id, col(OnboardingJourney.id).in_(ids)
-        )
-    )
-    return {j.id: j for j in rows.scalars()}
-
-
-async def logs_of_journeys(
-    session: AsyncSession, *, tenant_id: uuid.UUID, journey_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, list[OnboardingLog]]:
-    """Each run's log, oldest first (by ``id``, the order entries were written)."""
-    rows = await session.execute(
-        select(OnboardingLog)
-        .where(col(OnboardingLog.tenant_id) == tenant_id, col(OnboardingLog.journey_id).in_(journey_ids))
-        .order_by(col(OnboardingLog.journey_id), col(OnboardingLog.id))
-    )
-    grouped: dict[uuid.UUID, list[OnboardingLog]] = {i: [] for i in journey_ids}
-    for entry in rows.scalars():
-        grouped[entry.journey_id].append(entry)
-    return grouped
-
-
-def onboarding_progress(status: OnboardingJourneyStatus, current_step: int, total_steps: int) -> OnboardingProgress:
-    """A run's progress: steps before the current one are done (every step once COMPLETED)."""
-    done = total_steps if status is COMPLETED else min(current_step - 1, total_steps)
-    steps = list(range(1, done + 1))
-    # A completed run is done whatever its steps became; an open one counts the steps now.
-    percent = 100 if status is COMPLETED else (done * 100 // total_steps if total_steps else 0)
-    return OnboardingProgress(
-        percent=percent, completed_steps=steps, total_steps=total_steps, current_step=current_step
-    )
-
-
-async def progress_of_journeys(
-    session: AsyncSession, *, tenant_id: uuid.UUID, journey_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, OnboardingProgress]:
-    """Each run's progress against the onboarding's steps now, in one query."""
-    rows = await session.execute(
-        select(
-            col(OnboardingJourney.id),
-            col(OnboardingJourney.status),
-            col(OnboardingJourney.current_step),
-            func.count(col(OnboardingStep.id)),
-        )
-        .select_from(OnboardingJourney)
-        .outerjoin(OnboardingStep, col(OnboardingStep.onboarding_id) == col(OnboardingJourney.onboarding_id))
-        .where(col(OnboardingJourney.tenant_id) == tenant_id, col(OnboardingJourney.id).in_(journey_ids))
-        .group_by(col(OnboardingJourney.id))
-    )
-    return {ident: onboarding_progress(status, current, int(total)) for ident, status, current, total in rows.all()}
-
-
-async def current_steps(
-    session: AsyncSession, *, tenant_id: uuid.UUID, journey_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, OnboardingStep | None]:
-    """The step at each run's current order now (None if there is none), in one query."""
-    rows = await session.execute(
-        select(col(OnboardingJourney.id), OnboardingStep)
-        .select_from(OnboardingJourney)
-        .outerjoin(
-            OnboardingStep,
-            and_(
-                col(OnboardingStep.onboarding_id) == col(OnboardingJourney.onboarding_id),
-                col(OnboardingStep.position) == col(OnboardingJourney.current_step),
-            ),
-        )
-        .where(col(OnboardingJourney.tenant_id) == tenant_id, col(OnboardingJourney.id).in_(journey_ids))
-    )
-    return {ident: step for ident, step in rows.all()}  # noqa: C416 (typed rows)
-
-
-async def list_onboarding_journeys(
-    session: AsyncSession,
-    *,
-    tenant_id: uuid.UUID,
-    user_id: uuid.UUID | None = None,
-    onboarding_id: uuid.UUID | None = None,
-    status: OnboardingJourneyStatus | None = None,
-    started_from: datetime | None = None,
-    started_to: datetime | None = None,
-    first: int,
-    after: Sequence[Any] | None,
-) -> Page[OnboardingJourney]:
-    """A page of runs, newest started first (``started_at`` desc, then ``id``), filtered by user,
-    onboarding, status and a start window (``started_from`` inclusive, ``started_to`` exclusive)."""
-    query = select(OnboardingJourney).where(col(OnboardingJourney.tenant_id) == tenant_id)
-    if user_id is not None:
-        query = query.where(col(OnboardingJourney.user_id) == user_id)
-    if onboarding_id is not None:
-        query = query.where(col(OnboardingJourney.onboarding_id) == onboarding_id)
-    if status is not None:
-        query = query.where(col(OnboardingJourney.status) == status)
-    if started_from is not None:
-        query = query.where(col(OnboardingJourney.started_at) >= started_from)
-    if started_to is not None:
-        query = query.where(col(OnboardingJourney.started_at) < started_to)
-    return await fetch_page(session, query, keys=JOURNEY_KEYS, after=after, first=first, descending=True)

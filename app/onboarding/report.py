@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.errors import NotFound
-from app.onboarding.authoring import get_onboarding
 from app.onboarding.models import OnboardingJourney, OnboardingJourneyStatus, OnboardingLog, OnboardingStep
+from app.onboarding.reads import get_onboarding
 
 OPEN_STATUSES = (OnboardingJourneyStatus.ACTIVE, OnboardingJourneyStatus.SUSPENDED)
 

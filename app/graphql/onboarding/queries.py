@@ -11,10 +11,9 @@ import strawberry
 
 from app.errors import NotFound
 from app.graphql.context import Info
+from app.graphql.onboarding.forms import ClassificationResult, FormResponseInput, responses_of
 from app.graphql.onboarding.types import (
-    ClassificationResult,
     ClassificationType,
-    FormResponseInput,
     OnboardingJourneyNode,
     OnboardingNode,
     OnboardingReport,
@@ -22,8 +21,8 @@ from app.graphql.onboarding.types import (
     visible_onboarding_journey,
 )
 from app.graphql.relay import DEFAULT_PAGE_SIZE, Connection, PageRequest, local_id
-from app.onboarding import authoring, completion, lifecycle, report
-from app.onboarding.classification import Response, classify
+from app.onboarding import completion, reads, report
+from app.onboarding.classification import classify
 from app.onboarding.models import (
     Classification,
     Onboarding,
@@ -67,7 +66,7 @@ async def _onboardings(
         filters={"statuses": [s.value for s in statuses]},
     )
     async with info.context.db.read() as session:
-        page = await authoring.list_onboardings(
+        page = await reads.list_onboardings(
             session,
             tenant_id=viewer.tenant_id,
             statuses=statuses,
@@ -105,7 +104,7 @@ async def _runs(
         },
     )
     async with info.context.db.read() as session:
-        page = await lifecycle.list_onboarding_journeys(
+        page = await reads.list_onboarding_journeys(
             session,
             tenant_id=viewer.tenant_id,
             user_id=user_id,
@@ -117,11 +116,6 @@ async def _runs(
             after=request.after,
         )
     return request.connection(page, key=_started_key, node=OnboardingJourneyNode.from_model)
-
-
-def responses_of(responses: list[FormResponseInput]) -> list[Response]:
-    """Form responses as the classifier takes them."""
-    return [Response(question_key=r.question_key, values=tuple(r.values)) for r in responses]
 
 
 @strawberry.type
@@ -237,7 +231,7 @@ class OnboardingQuery:
         if key is None:
             return None
         async with info.context.db.read() as session:
-            if await authoring.get_onboarding(session, tenant_id=viewer.tenant_id, onboarding_id=key) is None:
+            if await reads.get_onboarding(session, tenant_id=viewer.tenant_id, onboarding_id=key) is None:
                 return None
             figures = await report.onboarding_report(
                 session, tenant_id=viewer.tenant_id, onboarding_id=key, started_from=from_, started_to=to
