@@ -6,9 +6,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
+from app.avatars.authoring import AvatarFields, avatars_by_names, create_avatar
 from app.catalog import service as catalog
 from app.catalog.models import Journey, JourneyStatus, Visibility
+from app.onboarding import authoring as onboarding
+from app.onboarding.models import Onboarding
 from app.pagination import MAX_PAGE_SIZE
 from app.progress import service as progress
 from app.progress.reads import my_instances
@@ -168,6 +172,112 @@ REWARDS: list[DemoReward] = [
 ]
 
 
+@dataclass(frozen=True)
+class DemoStep:
+    name: str
+    description: str
+    metadata: dict[str, Any]
+
+
+ONBOARDING_SLUG = "welcome"
+ONBOARDING_NAME = "Welcome to Journeys"
+ONBOARDING_DESCRIPTION = "Four short steps, then a few questions to find the journeys that suit you."
+ONBOARDING_XP = 50
+ONBOARDING_STEPS: list[DemoStep] = [
+    DemoStep("Your goals", "What you would like to change.", {"screen": "goals"}),
+    DemoStep("Your rhythm", "When in the day you have time for yourself.", {"screen": "rhythm"}),
+    DemoStep("Notifications", "Whether and when we may remind you.", {"screen": "notifications"}),
+    DemoStep("Your profile", "A name and a picture, if you like.", {"screen": "profile"}),
+]
+
+
+@dataclass(frozen=True)
+class DemoSegment:
+    key: str
+    name: str
+    description: str
+    insight: str
+    journey_slugs: list[str]  # recommended, when published and public
+    priority: int
+
+
+SEGMENTS: list[DemoSegment] = [
+    DemoSegment(
+        "calm",
+        "Calm Seeker",
+        "Wants less stress and better rest.",
+        "Small daily rituals will help you most: a few calm minutes in the morning and a steady evening.",
+        ["morning-mindfulness", "healthy-sleep"],
+        1,
+    ),
+    DemoSegment(
+        "active",
+        "Active Mover",
+        "Wants to get fitter and stronger.",
+        "You are ready to move: build up running and strength a little at a time.",
+        ["couch-to-5k", "strength-basics"],
+        2,
+    ),
+    DemoSegment(
+        "balanced",
+        "Balanced Starter",
+        "Wants healthier everyday habits.",
+        "Start with your plate and your evenings: small changes in everyday habits add up.",
+        ["mindful-eating", "healthy-sleep"],
+        3,
+    ),
+]
+
+
+def _opt(value: str, label: str, **scores: int | float) -> dict[str, Any]:
+    return {"value": value, "label": label, "scores": scores}
+
+
+# The form's input, as an admin would send it to setClassificationForm (without the journeys).
+QUESTIONS: list[dict[str, Any]] = [
+    {
+        "key": "goal",
+        "prompt": "What would you most like to change?",
+        "kind": "SINGLE_CHOICE",
+        "required": True,
+        "options": [
+            _opt("less_stress", "Feel less stressed", calm=3),
+            _opt("get_fit", "Get fitter", active=3),
+            _opt("eat_better", "Eat better", balanced=3),
+            _opt("sleep_better", "Sleep better", calm=2, balanced=1),
+        ],
+    },
+    {
+        "key": "interests",
+        "prompt": "Which of these interest you?",
+        "kind": "MULTI_CHOICE",
+        "required": True,
+        "options": [
+            _opt("meditation", "Meditation", calm=2),
+            _opt("sleep", "Sleep", calm=1, balanced=1),
+            _opt("running", "Running", active=2),
+            _opt("strength", "Strength training", active=2),
+            _opt("nutrition", "Nutrition", balanced=2),
+        ],
+    },
+    {
+        "key": "activity",
+        "prompt": "How active are you on a typical day? (0 = hardly at all, 5 = very)",
+        "kind": "SCALE",
+        "required": True,
+        "min": 0,
+        "max": 5,
+        "weights": {"active": 1, "calm": -0.5},
+    },
+    {
+        "key": "notes",
+        "prompt": "Anything else we should know?",
+        "kind": "TEXT",
+        "required": False,
+    },
+]
+
+
 @dataclass
 class DemoSummary:
     tenant: str
@@ -175,12 +285,17 @@ class DemoSummary:
     existing: list[str] = field(default_factory=list)
     rewards_created: list[str] = field(default_factory=list)
     user_progress_created: bool = False
+    onboarding_created: bool = False
+    avatars_created: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         text = f"demo tenant {self.tenant!r}: {len(self.created)} journeys created, {len(self.existing)} already there"
         text += f", {len(self.rewards_created)} rewards created"
         if self.user_progress_created:
             text += f", user {DEMO_USER!r} started {DEMO_USER_JOURNEY!r}"
+        if self.onboarding_created:
+            text += f", onboarding {ONBOARDING_SLUG!r} created"
+        text += f", {len(self.avatars_created)} avatars created"
         return text
 
 
@@ -221,7 +336,40 @@ async def load_demo(session: AsyncSession) -> DemoSummary:
     summary.user_progress_created = await _load_user_progress(
         session, tenant=tenant, journey=journeys.get(DEMO_USER_JOURNEY)
     )
+    summary.onboarding_created = await _load_onboarding(session, tenant=tenant, journeys=journeys)
+    summary.avatars_created = await _load_avatars(session, tenant=tenant)
     return summary
+
+
+# Two avatars: one to talk with, and an INACTIVE one (createAvatarSession answers UNAVAILABLE).
+AVATARS: list[dict[str, Any]] = [
+    {
+        "name": "Maya, your wellness coach",
+        "description": "A calm coach for breathing, sleep and habits; talk by voice or video.",
+        "provider": "tavus",
+        "modes": ["VOICE", "VIDEO"],
+        "metadata": {"persona": "wellness-coach", "language": "en"},
+    },
+    {
+        "name": "Rex, the running buddy",
+        "description": "Retired for now: voice-only pacing tips.",
+        "provider": "hedra",
+        "modes": ["VOICE"],
+        "status": "INACTIVE",
+        "metadata": {"persona": "running-buddy", "language": "en"},
+    },
+]
+
+
+async def _load_avatars(session: AsyncSession, *, tenant: Tenant) -> list[str]:
+    """The demo avatars not there yet (by name); the names created."""
+    existing = await avatars_by_names(session, tenant_id=tenant.id, names=[a["name"] for a in AVATARS])
+    created: list[str] = []
+    for spec in AVATARS:
+        if spec["name"] not in existing:
+            await create_avatar(session, tenant_id=tenant.id, values=AvatarFields(**spec))
+            created.append(spec["name"])
+    return created
 
 
 async def _load_rewards(session: AsyncSession, *, tenant: Tenant, journeys: dict[str, Journey]) -> list[str]:
@@ -268,4 +416,55 @@ async def _load_user_progress(session: AsyncSession, *, tenant: Tenant, journey:
             await progress.complete_event(
                 session, tenant=tenant, user_id=user.id, instance_id=instance.id, journey_event_id=event.id
             )
+    return True
+
+
+def classification_form(journeys: dict[str, Journey]) -> dict[str, Any]:
+    """The demo form's input, each segment recommending those of its journeys users can start."""
+    startable = {
+        slug: journey
+        for slug, journey in journeys.items()
+        if journey.status == JourneyStatus.PUBLISHED and journey.visibility == Visibility.PUBLIC
+    }
+    return {
+        "questions": QUESTIONS,
+        "segments": [
+            {
+                "key": spec.key,
+                "name": spec.name,
+                "description": spec.description,
+                "insight": spec.insight,
+                "recommendedJourneys": [str(startable[s].id) for s in spec.journey_slugs if s in startable],
+                "priority": spec.priority,
+            }
+            for spec in SEGMENTS
+        ],
+    }
+
+
+async def _load_onboarding(session: AsyncSession, *, tenant: Tenant, journeys: dict[str, Journey]) -> bool:
+    """The published demo onboarding with its steps and form, unless its slug is taken."""
+    taken = await session.execute(
+        select(Onboarding.id).where(col(Onboarding.tenant_id) == tenant.id, col(Onboarding.slug) == ONBOARDING_SLUG)
+    )
+    if taken.first() is not None:
+        return False
+    created = await onboarding.create_onboarding(
+        session,
+        tenant_id=tenant.id,
+        values=onboarding.OnboardingFields(
+            slug=ONBOARDING_SLUG, name=ONBOARDING_NAME, description=ONBOARDING_DESCRIPTION, xp_reward=ONBOARDING_XP
+        ),
+    )
+    for step in ONBOARDING_STEPS:
+        await onboarding.add_step(
+            session,
+            tenant_id=tenant.id,
+            onboarding_id=created.id,
+            values=onboarding.StepFields(name=step.name, description=step.description, metadata=step.metadata),
+        )
+    await onboarding.set_classification_form(
+        session, tenant_id=tenant.id, onboarding_id=created.id, form_input=classification_form(journeys)
+    )
+    await onboarding.publish_onboarding(session, tenant_id=tenant.id, onboarding_id=created.id)
     return True

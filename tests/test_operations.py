@@ -17,18 +17,30 @@ from sqlalchemy import text
 from sqlmodel import col, select
 
 from app.catalog import service as catalog
-from app.catalog.models import JourneyStatus
+from app.catalog.models import JourneyStatus, Visibility
 from app.config import load_settings
-from app.demo import DEMO_USER, DEMO_USER_COMPLETED, DEMO_USER_JOURNEY, JOURNEYS, load_demo
+from app.demo import (
+    DEMO_USER,
+    DEMO_USER_COMPLETED,
+    DEMO_USER_JOURNEY,
+    JOURNEYS,
+    ONBOARDING_SLUG,
+    ONBOARDING_STEPS,
+    load_demo,
+)
 from app.main import create_app
 from app.migrate import head_revision
+from app.onboarding.classification import Response, classify
+from app.onboarding.forms import QuestionKind
+from app.onboarding.models import Onboarding, OnboardingStatus
+from app.onboarding.reads import steps_of_onboardings
 from app.progress.clock import local_date
 from app.progress.models import InstanceStatus
 from app.progress.reads import my_instances, progress, today_events
 from app.rewards.models import Reward
 from app.rewards.service import user_rewards, xp_summary
 from app.tenancy.credentials import Role, mint_user_token
-from app.tenancy.models import User
+from app.tenancy.models import Tenant, User
 from app.tenancy.service import create_api_key, get_tenant_by_slug
 from tests.conftest import TEST_SECRET, Actors, GraphQLClient, LiveServer
 
@@ -199,11 +211,17 @@ async def test_the_demo_loader_is_idempotent(db: Any) -> None:
     assert after_first["xp_entries"] == len(DEMO_USER_COMPLETED)
     assert after_first["reward_unlocks"] >= 1
 
+    # and its onboarding with its steps
+    assert first.onboarding_created
+    assert after_first["onboardings"] == 1
+    assert after_first["onboarding_steps"] == len(ONBOARDING_STEPS) == 4
+
     # when it is loaded again
     async with db() as session:
         second = await load_demo(session)
     # then it creates nothing and no table changes
     assert second.created == [] and second.rewards_created == [] and not second.user_progress_created
+    assert not second.onboarding_created
     assert sorted(second.existing) == sorted(first.created)
     assert await _row_counts(db) == after_first
 
@@ -255,6 +273,103 @@ async def test_the_demo_has_rewards_and_a_user_part_way_through_a_journey(db: An
         today = await today_events(session, tenant_id=tenant.id, user_id=user.id, local_date=local_date(run.timezone))
         assert [g.instance.id for g in today] == [run.id]
         assert today[0].events
+
+
+async def _demo_onboarding(session: Any) -> tuple[Tenant, Onboarding]:
+    tenant = await get_tenant_by_slug(session, slug="demo")
+    assert tenant is not None
+    onboarding = (
+        await session.execute(
+            select(Onboarding).where(col(Onboarding.tenant_id) == tenant.id, col(Onboarding.slug) == ONBOARDING_SLUG)
+        )
+    ).scalar_one()
+    return tenant, onboarding
+
+
+async def test_the_demo_has_a_published_onboarding_with_a_classification_form(db: Any) -> None:
+    # given the demo tenant
+    async with db() as session:
+        await load_demo(session)
+
+    async with db() as session:
+        tenant, onboarding = await _demo_onboarding(session)
+        # then its onboarding is published, with XP and four steps in order
+        assert onboarding.status is OnboardingStatus.PUBLISHED
+        assert onboarding.xp_reward > 0
+        steps = (await steps_of_onboardings(session, tenant_id=tenant.id, onboarding_ids=[onboarding.id]))[
+            onboarding.id
+        ]
+        assert [s.position for s in steps] == [1, 2, 3, 4]
+        assert [s.name for s in steps] == [s.name for s in ONBOARDING_STEPS]
+
+        # and a form with at least four questions, of every kind
+        form = onboarding.form
+        assert form is not None
+        assert len(form["questions"]) >= 4
+        assert {q["kind"] for q in form["questions"]} == {k.value for k in QuestionKind}
+        scale = next(q for q in form["questions"] if q["kind"] == QuestionKind.SCALE.value)
+        assert scale["min"] < scale["max"] and scale["weights"]
+
+        # and three segments, each recommending at least one published, public demo journey
+        assert len(form["segments"]) == 3
+        journeys = await catalog.journeys_by_slugs(session, tenant_id=tenant.id, slugs=[j.slug for j in JOURNEYS])
+        startable = {
+            str(j.id)
+            for j in journeys.values()
+            if j.status == JourneyStatus.PUBLISHED and j.visibility == Visibility.PUBLIC
+        }
+        for segment in form["segments"]:
+            assert segment["recommendedJourneys"], segment["key"]
+            assert set(segment["recommendedJourneys"]) <= startable, segment["key"]
+
+
+# Answers to the demo form meant for each segment (the README's examples).
+DEMO_ANSWERS: dict[str, list[Response]] = {
+    "calm": [
+        Response("goal", ("less_stress",)),
+        Response("interests", ("meditation", "sleep")),
+        Response("activity", ("1",)),
+    ],
+    "active": [
+        Response("goal", ("get_fit",)),
+        Response("interests", ("running", "strength")),
+        Response("activity", ("4",)),
+        Response("notes", ("I have a knee that complains on stairs.",)),
+    ],
+    "balanced": [
+        Response("goal", ("eat_better",)),
+        Response("interests", ("nutrition", "sleep")),
+        Response("activity", ("2",)),
+    ],
+}
+
+
+async def test_the_demo_form_classifies_answers_into_each_segment(db: Any) -> None:
+    # given the demo onboarding's form
+    async with db() as session:
+        await load_demo(session)
+    async with db() as session:
+        _, onboarding = await _demo_onboarding(session)
+    form = onboarding.form
+    assert form is not None
+    segments = {s["key"]: s for s in form["segments"]}
+    assert set(DEMO_ANSWERS) == set(segments)
+
+    for key, responses in DEMO_ANSWERS.items():
+        # when answers meant for a segment are classified
+        outcome = classify(form, responses)
+        # then they land in it, with its insight and journeys, explained by the answers
+        assert outcome.segment.key == key
+        assert outcome.insight == segments[key]["insight"]
+        assert [str(j) for j in outcome.recommended_journey_ids] == segments[key]["recommendedJourneys"]
+        assert {r.segment_key for r in outcome.reasons if r.points > 0} >= {key}
+        # and it wins outright, not by a tie-break
+        scores = dict(outcome.scores)
+        assert all(scores[key] > score for other, score in scores.items() if other != key)
+
+    # and the SCALE answer counts value x weight
+    scale = classify(form, DEMO_ANSWERS["active"])
+    assert any(r.question_key == "activity" and r.value == "4" and r.points == 4 for r in scale.reasons)
 
 
 async def test_the_demo_tenant_has_a_varied_catalogue(actors: Actors, db: Any) -> None:
