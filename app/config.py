@@ -16,6 +16,7 @@ from dotenv import dotenv_values
 
 _PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "changethis"}
 MIN_SECRET_LENGTH = 32
+BROADCAST_SCHEMES = {"memory", "postgres", "postgresql", "postgresql+asyncpg", "redis", "rediss"}
 
 
 class ConfigError(Exception):
@@ -39,9 +40,13 @@ class Settings:
     ably_rest_host: str | None = None
     ably_rest_port: int | None = None
     ably_tls: bool = True
+    ably_poll_interval: float = 0.5
+    ably_retry_max: float = 30.0
     livekit_url: str | None = None
     livekit_api_key: str | None = None
     livekit_api_secret: str | None = None
+    livekit_timeout: float = 10.0
+    livekit_reconcile_interval: float = 60.0
     log_level: str = "INFO"
 
     @property
@@ -63,6 +68,19 @@ def _flag(value: str | None, default: bool) -> bool:
     if lowered in {"0", "false", "no", "off"}:
         return False
     raise ConfigError(f"expected a boolean (true/false), got {value!r}")
+
+
+def _seconds(environ: dict[str, str], name: str, default: float, *, allow_zero: bool) -> float:
+    raw = environ.get(name) or None
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if value < 0 or (value == 0 and not allow_zero) or value != value:
+        raise ConfigError(f"{name} must be {'0 or more' if allow_zero else 'more than 0'} seconds, got {raw!r}")
+    return value
 
 
 def _check_database_url(url: str) -> str:
@@ -118,7 +136,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
 
     graphiql = _flag(environ.get("JOURNEYS_GRAPHIQL"), not production)
     broadcast_url = environ.get("BROADCAST_URL", "memory://") or "memory://"
-    if urlsplit(broadcast_url).scheme not in {"memory", "postgres", "postgresql", "redis"}:
+    if urlsplit(broadcast_url).scheme not in BROADCAST_SCHEMES:
         raise ConfigError(f"BROADCAST_URL must be memory://, postgres:// or redis://, got {broadcast_url!r}")
 
     ably_key = environ.get("ABLY_API_KEY") or None
@@ -130,9 +148,16 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     except ValueError as exc:
         raise ConfigError(f"ABLY_REST_PORT must be a number, got {ably_port_raw!r}") from exc
 
+    ably_poll_interval = _seconds(environ, "ABLY_POLL_INTERVAL", 0.5, allow_zero=False)
+    ably_retry_max = _seconds(environ, "ABLY_RETRY_MAX", 30.0, allow_zero=False)
+
     livekit = [environ.get(k) or None for k in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")]
     if any(livekit) and not all(livekit):
         raise ConfigError("LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET go together")
+    if livekit[0] and urlsplit(livekit[0]).scheme not in {"ws", "wss", "http", "https"}:
+        raise ConfigError(f"LIVEKIT_URL must be a ws://, wss://, http:// or https:// URL, got {livekit[0]!r}")
+    livekit_timeout = _seconds(environ, "LIVEKIT_TIMEOUT", 10.0, allow_zero=False)
+    livekit_reconcile_interval = _seconds(environ, "LIVEKIT_RECONCILE_INTERVAL", 60.0, allow_zero=True)
 
     return Settings(
         env=env,
@@ -148,9 +173,13 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         ably_rest_host=environ.get("ABLY_REST_HOST") or None,
         ably_rest_port=ably_port,
         ably_tls=_flag(environ.get("ABLY_TLS"), True),
+        ably_poll_interval=ably_poll_interval,
+        ably_retry_max=ably_retry_max,
         livekit_url=livekit[0],
         livekit_api_key=livekit[1],
         livekit_api_secret=livekit[2],
+        livekit_timeout=livekit_timeout,
+        livekit_reconcile_interval=livekit_reconcile_interval,
         log_level=(environ.get("JOURNEYS_LOG_LEVEL") or "INFO").upper(),
     )
 

@@ -16,6 +16,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.avatars.reconcile import Reconciler
+from app.avatars.webhooks import livekit_webhook
 from app.config import Settings, get_settings
 from app.db import resolve_database_url
 from app.graphql.limits import MAX_BODY_BYTES
@@ -23,6 +25,7 @@ from app.graphql.schema import create_schema
 from app.graphql.view import JourneysGraphQL
 from app.metrics import METRICS
 from app.migrate import current_revision, head_revision
+from app.realtime.ably import AblyMirror
 from app.runtime import Runtime
 
 log = logging.getLogger("app.http")
@@ -139,9 +142,24 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         app.state.runtime = runtime
         app.state.head_revision = head_revision()
+        # The Ably mirror publishes stored events to Ably, apart from requests (app/realtime/ably.py).
+        ably_mirror = AblyMirror.from_settings(settings, runtime.sessions) if settings.ably_api_key else None
+        reconciler = Reconciler.for_runtime(runtime)
         try:
+            # Realtime delivery (broadcast, publisher, sweep, prune). On shutdown uvicorn has already
+            # closed the websockets (1012, service restart) by the time this resumes.
+            await runtime.realtime.start()
+            if ably_mirror is not None:
+                ably_mirror.start()
+            # Retries pending LiveKit room deletions and ends sessions whose room is gone (app/avatars/reconcile.py).
+            if reconciler is not None:
+                reconciler.start()
             yield {}
         finally:
+            if reconciler is not None:
+                await reconciler.stop()
+            if ably_mirror is not None:
+                await ably_mirror.stop()
             await runtime.close()
 
     app = Starlette(
@@ -151,6 +169,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
+            Route("/webhooks/livekit", livekit_webhook, methods=["POST"]),
         ],
         lifespan=lifespan,
     )

@@ -1,4 +1,4 @@
-"""What a running service holds for its lifetime: settings, database, cursor signer."""
+"""What a running service holds for its lifetime: settings, database, cursor signer, realtime delivery."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.avatars.livekit import LiveKit
 from app.config import Settings
 from app.db import SessionFactory, create_engine, create_session_factory
 from app.graphql.relay import CursorCodec
+from app.realtime.broadcast import create_broadcast
+from app.realtime.delivery import Realtime
 
 
 @dataclass
@@ -19,16 +22,26 @@ class Runtime:
     engine: AsyncEngine
     sessions: SessionFactory
     cursors: CursorCodec
+    realtime: Realtime
+    livekit: LiveKit | None = None
 
     @classmethod
     def create(cls, settings: Settings, database_url: str) -> Runtime:
         engine = create_engine(database_url)
+        sessions = create_session_factory(engine)
         return cls(
             settings=settings,
             engine=engine,
-            sessions=create_session_factory(engine),
+            sessions=sessions,
             cursors=CursorCodec(settings.cursor_secret),
+            realtime=Realtime(
+                sessions=sessions, broadcast=create_broadcast(settings.broadcast_url, database_url=database_url)
+            ),
+            livekit=LiveKit.from_settings(settings),
         )
 
     async def close(self) -> None:
+        await self.realtime.stop()
+        if self.livekit is not None:
+            await self.livekit.aclose()
         await self.engine.dispose()

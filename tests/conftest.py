@@ -28,6 +28,7 @@ from app.runtime import Runtime
 from app.tenancy.credentials import Role, mint_user_token
 from app.tenancy.models import Tenant
 from app.tenancy.service import create_tenant
+from tests.livekit_server import FakeLiveKit, running_livekit
 
 TEST_SECRET = "test-secret-" + "x" * 60
 TABLES_KEPT = {"alembic_version"}
@@ -40,12 +41,23 @@ def data_dir() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def settings(data_dir: Path) -> Settings:
+def livekit_server() -> Iterator[FakeLiveKit]:
+    """A local server speaking LiveKit's RoomService, which the live server is configured with."""
+    with running_livekit() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def settings(data_dir: Path, livekit_server: FakeLiveKit) -> Settings:
     return load_settings(
         {
             "JOURNEYS_ENV": "test",
             "JOURNEYS_JWT_SECRET": TEST_SECRET,
             "JOURNEYS_DATA_DIR": str(data_dir),
+            **livekit_server.environ(),
+            # Short, so timeout tests are quick; the reconciliation is run by the tests themselves.
+            "LIVEKIT_TIMEOUT": "1",
+            "LIVEKIT_RECONCILE_INTERVAL": "0",
         }
     )
 

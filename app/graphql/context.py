@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -15,6 +16,7 @@ from app.db import SessionGate
 from app.errors import DomainError, ErrorCode
 from app.graphql.loaders import Loaders
 from app.graphql.relay import CursorCodec
+from app.realtime.outbox import take_committed
 from app.runtime import Runtime
 from app.tenancy.credentials import Unauthenticated
 from app.tenancy.service import Viewer, authenticate
@@ -47,8 +49,28 @@ class Context:
     _auth_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
     def __post_init__(self) -> None:
-        self.db = SessionGate(self.runtime.sessions, on_commit=lambda _session: self.refresh_loaders())
+        self.db = self._gate()
         self.loaders = Loaders(self)
+
+    def _gate(self) -> SessionGate:
+        return SessionGate(self.runtime.sessions, on_commit=self._committed)
+
+    def _committed(self, session: AsyncSession) -> None:
+        """After a write commits: cached loads may be stale, and its events go to realtime subscribers."""
+        self.refresh_loaders()
+        self.runtime.realtime.announce(take_committed(session))
+
+    async def renew(self) -> None:
+        """A fresh session gate and loaders; the previous session is closed once nobody is using it.
+
+        A websocket's context lives as long as the socket, so each event a subscription delivers
+        is resolved with its own session and loaders rather than the connection's.
+        """
+        previous, self.db = self.db, self._gate()
+        self.loaders = Loaders(self)
+        async with previous.read():  # waits for an operation still using it
+            pass
+        await previous.close()
 
     @property
     def cursors(self) -> CursorCodec:

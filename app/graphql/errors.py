@@ -129,8 +129,18 @@ class ErrorShaping(SchemaExtension):
             raise self.shape(error) from None
         result = self.execution_context.result
         errors = getattr(result, "errors", None)
-        if result is not None and errors:
+        if result is not None and errors and not self._streamed:
             result.errors = [self.shape(error) for error in errors]
+
+    _streamed = False
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        # Over websockets each result is sent before the operation ends: shape it on its way out.
+        self._streamed = True
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = [self.shape(error) for error in errors]
+        yield
 
     def shape(self, error: GraphQLError) -> GraphQLError:
         original = error.original_error

@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
+from app.avatars import authoring as avatars
+from app.avatars import service as avatar_sessions
+from app.avatars.models import Avatar, AvatarSession
 from app.catalog import service as catalog
 from app.catalog.models import Journey, JourneyEvent
 from app.onboarding import completion, reads
@@ -96,6 +99,12 @@ class Loaders:
         )
         self.reward: DataLoader[uuid.UUID, Reward | None] = tenant_loader(
             ctx, lambda s, t, ids: rewards.rewards_by_ids(s, tenant_id=t, ids=ids), lambda: None
+        )
+        self.avatar: DataLoader[uuid.UUID, Avatar | None] = tenant_loader(
+            ctx, lambda s, t, ids: avatars.avatars_by_ids(s, tenant_id=t, ids=ids), lambda: None
+        )
+        self.avatar_session: DataLoader[uuid.UUID, AvatarSession | None] = tenant_loader(
+            ctx, lambda s, t, ids: avatar_sessions.sessions_by_ids(s, tenant_id=t, ids=ids), lambda: None
         )
 
         self.onboarding: DataLoader[uuid.UUID, Onboarding | None] = tenant_loader(

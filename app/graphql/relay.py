@@ -10,6 +10,7 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 import strawberry
@@ -141,8 +142,13 @@ class PageInfo:
 
 @strawberry.type(description="An item of a list with its cursor.")
 class Edge(Generic[NodeT]):
-    cursor: str = strawberry.field(description="An opaque position; pass it as `after` to continue after this item.")
     node: NodeT = strawberry.field(description="The item.")
+    # Cursors are signed, so they are made only when a client asks for one.
+    make_cursor: strawberry.Private[Callable[[], str]]
+
+    @strawberry.field(description="An opaque position; pass it as `after` to continue after this item.")
+    def cursor(self) -> str:
+        return self.make_cursor()
 
 
 @strawberry.type(description="A page of a list, paged forward with `first` and `after`.")
@@ -164,14 +170,14 @@ def build_connection(
     after_given: bool,
 ) -> Connection[NodeT]:
     """Shape a page of models as a connection of nodes."""
-    edges = [Edge(cursor=cursor(key(item)), node=node(item)) for item in page.items]
+    edges = [Edge(node=node(item), make_cursor=partial(cursor, key(item))) for item in page.items]
     return Connection(
         edges=edges,
         page_info=PageInfo(
             has_next_page=page.has_next,
             has_previous_page=after_given,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
+            start_cursor=edges[0].make_cursor() if edges else None,
+            end_cursor=edges[-1].make_cursor() if edges else None,
         ),
     )
 

@@ -33,7 +33,15 @@ def parse_json_object(value: Any) -> dict[str, Any]:
     return value
 
 
+def whole_number(value: Any) -> int:
+    """An integer of any size (a float that is a whole number is accepted)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+        raise TypeError("expected a whole number")
+    return int(value)
+
+
 JSON = NewType("JSON", object)
+EpochMillis = NewType("EpochMillis", int)
 
 SCALAR_MAP: dict[object, ScalarDefinition] = {
     JSON: strawberry.scalar(
@@ -41,7 +49,15 @@ SCALAR_MAP: dict[object, ScalarDefinition] = {
         description="A JSON value. As input it must be an object of at most 16 KiB serialised.",
         serialize=lambda value: value,
         parse_value=parse_json_object,
-    )
+    ),
+    EpochMillis: strawberry.scalar(
+        name="EpochMillis",
+        description=(
+            "An instant as whole milliseconds since the Unix epoch, a JSON number (GraphQL's Int stops at 32 bits)."
+        ),
+        serialize=whole_number,
+        parse_value=whole_number,
+    ),
 }
 
 

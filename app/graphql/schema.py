@@ -1,4 +1,4 @@
-"""The schema: each domain's Query and Mutation merged, with the conventions' extensions."""
+"""The schema: each domain's Query, Mutation and Subscription merged, with the conventions' extensions."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
+from app.graphql.avatars.mutations import AvatarsMutation
+from app.graphql.avatars.queries import AvatarsQuery
 from app.graphql.catalog.mutations import CatalogMutation
 from app.graphql.catalog.queries import CatalogQuery
 from app.graphql.context import Info
@@ -27,6 +29,8 @@ from app.graphql.onboarding.mutations import OnboardingMutation
 from app.graphql.onboarding.queries import OnboardingQuery
 from app.graphql.progress.mutations import ProgressMutation
 from app.graphql.progress.queries import ProgressQuery
+from app.graphql.realtime.ably import AblyMutation
+from app.graphql.realtime.subscriptions import RealtimeSubscription
 from app.graphql.relay import MAX_PAGE_SIZE, Node, bad_input
 from app.graphql.rewards.mutations import RewardsMutation
 from app.graphql.rewards.queries import RewardsQuery
@@ -65,6 +69,7 @@ Query = merge_types(
         ProgressQuery,
         RewardsQuery,
         OnboardingQuery,
+        AvatarsQuery,
     ),
 )
 Mutation = merge_types(
@@ -76,8 +81,12 @@ Mutation = merge_types(
         RewardsMutation,
         OnboardingMutation,
         OnboardingAuthoringMutation,
+        AblyMutation,
+        AvatarsMutation,
     ),
 )
+
+Subscription = merge_types("Subscription", (RealtimeSubscription,))
 
 
 class CloseSession(SchemaExtension):
@@ -89,6 +98,10 @@ class CloseSession(SchemaExtension):
         db = getattr(context, "db", None)
         if db is not None and getattr(context, "connection_params", None) is None:
             await db.close()
+        elif db is not None:
+            # A websocket's context outlives its operations (and may serve several at once):
+            # hand it a fresh session, closing this one once no other operation is using it.
+            await context.renew()
 
 
 def create_schema(*, introspection: bool = True) -> strawberry.Schema:
@@ -99,6 +112,7 @@ def create_schema(*, introspection: bool = True) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
         extensions=[
             ErrorShaping,

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Identity, Index, String
+from sqlalchemy import BigInteger, Column, ForeignKey, Identity, Index, String, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlmodel import Field, SQLModel
 
@@ -29,3 +29,18 @@ class OutboxEvent(SQLModel, table=True):
     type: str = Field(sa_column=Column(String(64), nullable=False))
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
     occurred_at: datetime = timestamp_now()
+
+
+class AblyCursor(SQLModel, table=True):
+    """How far the Ably mirror has published a tenant's events (see app/realtime/ably.py).
+
+    Each mirror process claims a tenant by locking its row (FOR UPDATE SKIP LOCKED), so one
+    process at a time publishes a tenant's next batch, in id order.
+    """
+
+    __tablename__ = "ably_cursors"
+
+    tenant_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    )
+    last_event_id: int = Field(sa_column=Column(BigInteger, nullable=False, server_default=text("0")))

@@ -1,0 +1,1 @@
+"""The GraphQL side of realtime: event subscriptions (and the Ably token request)."""
