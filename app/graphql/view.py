@@ -36,7 +36,7 @@ class JourneysGraphQL(GraphQL[Context, None]):
             graphql_ide="graphiql" if runtime.settings.graphiql else None,
             allow_queries_via_get=True,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
-            connection_init_wait_timeout=timedelta(seconds=10),
+            connection_init_wait_timeout=timedelta(seconds=3),
             keep_alive=True,
             keep_alive_interval=15,
         )
