@@ -44,13 +44,13 @@ class Context:
     credential_error: DomainError | None = None
     connection_params: dict[str, Any] | None = None
     db: SessionGate = field(init=False)
-    loaders: Loaders = field(init=False)
+    _loaders: Loaders | None = field(default=None, init=False)
     _viewer: Viewer | None = field(default=None, init=False)
     _auth_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
     def __post_init__(self) -> None:
         self.db = self._gate()
-        self.loaders = Loaders(self)
+        self._loaders = None
 
     def _gate(self) -> SessionGate:
         return SessionGate(self.runtime.sessions, on_commit=self._committed)
@@ -67,7 +67,7 @@ class Context:
         is resolved with its own session and loaders rather than the connection's.
         """
         previous, self.db = self.db, self._gate()
-        self.loaders = Loaders(self)
+        self._loaders = None
         async with previous.read():  # waits for an operation still using it
             pass
         await previous.close()
@@ -76,9 +76,16 @@ class Context:
     def cursors(self) -> CursorCodec:
         return self.runtime.cursors
 
+    @property
+    def loaders(self) -> Loaders:
+        """The loaders of the current unit (made on first use: many operations need none)."""
+        if self._loaders is None:
+            self._loaders = Loaders(self)
+        return self._loaders
+
     def refresh_loaders(self) -> None:
         """Forget cached loads (after a write committed, they may be stale)."""
-        self.loaders = Loaders(self)
+        self._loaders = None
 
     async def viewer(self) -> Viewer:
         """The authenticated viewer; UNAUTHENTICATED without a valid credential."""
