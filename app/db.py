@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import asyncpg
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -100,6 +101,12 @@ async def transaction(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
         except BaseException:
             await session.rollback()
             raise
+
+
+def violates(exc: IntegrityError, constraint: str) -> bool:
+    """Whether an integrity error is the violation of ``constraint`` (a unique index, say)."""
+    cause = getattr(exc.orig, "__cause__", None)
+    return getattr(cause, "constraint_name", None) == constraint or constraint in str(exc.orig)
 
 
 class SessionGate:

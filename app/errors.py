@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 
 class ErrorCode(str, Enum):
@@ -98,6 +99,19 @@ class Problems:
     def add(self, field: str | Sequence[str], message: str) -> None:
         path = (field,) if isinstance(field, str) else tuple(field)
         self.items.append(FieldProblem(self.prefix + path, message))
+
+    def text(self, field: str, value: Any, *, required: bool, limit: int) -> str | None:
+        """A stripped text field: required ones must be given and not blank; at most ``limit`` characters."""
+        if value is None:
+            if required:
+                self.add(field, "is required")
+            return None
+        text = str(value).strip()
+        if required and not text:
+            self.add(field, "must not be blank")
+        elif len(text) > limit:
+            self.add(field, f"must be at most {limit} characters")
+        return text
 
     def raise_if_any(self) -> None:
         if self.items:

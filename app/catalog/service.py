@@ -70,19 +70,6 @@ class CatalogueFilter:
     visibility: Visibility | None = Visibility.PUBLIC
 
 
-def _text(problems: Problems, name: str, value: Any, *, required: bool, limit: int) -> str | None:
-    if value is None:
-        if required:
-            problems.add(name, "is required")
-        return None
-    text = str(value).strip()
-    if required and not text:
-        problems.add(name, "must not be blank")
-    elif len(text) > limit:
-        problems.add(name, f"must be at most {limit} characters")
-    return text
-
-
 def _int_range(problems: Problems, name: str, value: Any, low: int, high: int) -> None:
     if value is not None and not low <= value <= high:
         problems.add(name, f"must be between {low} and {high}")
@@ -99,13 +86,13 @@ def _clean_journey(values: dict[str, Any], *, creating: bool) -> dict[str, Any]:
             check_slug(problems, "slug", slug)
             clean["slug"] = slug
     if creating or "title" in values:
-        clean["title"] = _text(problems, "title", values.get("title"), required=True, limit=MAX_TITLE)
+        clean["title"] = problems.text("title", values.get("title"), required=True, limit=MAX_TITLE)
     if "description" in values:
         clean["description"] = (
-            _text(problems, "description", values["description"], required=False, limit=MAX_DESCRIPTION) or ""
+            problems.text("description", values["description"], required=False, limit=MAX_DESCRIPTION) or ""
         )
     if "category" in values:
-        category = _text(problems, "category", values["category"], required=False, limit=MAX_CATEGORY)
+        category = problems.text("category", values["category"], required=False, limit=MAX_CATEGORY)
         clean["category"] = category or None
     if "tags" in values:
         tags: list[str] = []
@@ -135,10 +122,10 @@ def _clean_event(values: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     problems = Problems("input")
     clean: dict[str, Any] = {}
     if creating or "title" in values:
-        clean["title"] = _text(problems, "title", values.get("title"), required=True, limit=MAX_TITLE)
+        clean["title"] = problems.text("title", values.get("title"), required=True, limit=MAX_TITLE)
     if "description" in values:
         clean["description"] = (
-            _text(problems, "description", values["description"], required=False, limit=MAX_DESCRIPTION) or ""
+            problems.text("description", values["description"], required=False, limit=MAX_DESCRIPTION) or ""
         )
     if "kind" in values:
         kind = values["kind"]

@@ -45,19 +45,6 @@ class StepFields(PartialFields):
     metadata: Any = UNSET
 
 
-def _text(problems: Problems, name: str, value: Any, *, required: bool, limit: int) -> str | None:
-    if value is None:
-        if required:
-            problems.add(name, "is required")
-        return None
-    text = str(value).strip()
-    if required and not text:
-        problems.add(name, "must not be blank")
-    elif len(text) > limit:
-        problems.add(name, f"must be at most {limit} characters")
-    return text
-
-
 def _clean_onboarding(values: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     problems = Problems("input")
     clean: dict[str, Any] = {}
@@ -69,10 +56,10 @@ def _clean_onboarding(values: dict[str, Any], *, creating: bool) -> dict[str, An
             check_slug(problems, "slug", slug)
             clean["slug"] = slug
     if creating or "name" in values:
-        clean["name"] = _text(problems, "name", values.get("name"), required=True, limit=MAX_NAME)
+        clean["name"] = problems.text("name", values.get("name"), required=True, limit=MAX_NAME)
     if "description" in values:
         clean["description"] = (
-            _text(problems, "description", values["description"], required=False, limit=MAX_DESCRIPTION) or ""
+            problems.text("description", values["description"], required=False, limit=MAX_DESCRIPTION) or ""
         )
     if "xp_reward" in values:
         xp = values["xp_reward"]
@@ -89,10 +76,10 @@ def _clean_step(values: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     problems = Problems("input")
     clean: dict[str, Any] = {}
     if creating or "name" in values:
-        clean["name"] = _text(problems, "name", values.get("name"), required=True, limit=MAX_NAME)
+        clean["name"] = problems.text("name", values.get("name"), required=True, limit=MAX_NAME)
     if "description" in values:
         clean["description"] = (
-            _text(problems, "description", values["description"], required=False, limit=MAX_DESCRIPTION) or ""
+            problems.text("description", values["description"], required=False, limit=MAX_DESCRIPTION) or ""
         )
     if "metadata" in values:
         clean["metadata_"] = values["metadata"] or {}

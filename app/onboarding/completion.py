@@ -31,7 +31,6 @@ from app.onboarding.lifecycle import (
     COMPLETED,
     OPEN_STATUSES,
     complete_run,
-    lock_user,
     log_step,
     runnable_onboarding,
 )
@@ -42,6 +41,7 @@ from app.progress.service import start_journey
 from app.realtime.outbox import EventType, record_event
 from app.rewards.service import AwardResult
 from app.tenancy.models import Tenant
+from app.tenancy.service import lock_user
 
 CLASSIFICATION_KEYS = (col(Classification.created_at), col(Classification.id))
 

@@ -11,7 +11,6 @@ way round, which could deadlock with an award.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app.db import violates
 from app.errors import DomainError, ErrorCode, NotFound
 from app.modelbase import utcnow
 from app.onboarding.models import (
@@ -34,7 +34,8 @@ from app.onboarding.models import (
 from app.progress.service import check_metadata
 from app.realtime.outbox import EventType, record_event
 from app.rewards.service import AwardResult, award_xp
-from app.tenancy.models import Tenant, User
+from app.tenancy.models import Tenant
+from app.tenancy.service import lock_user
 
 XP_RESOURCE_TYPE = "onboarding"
 MAX_ACTION = 64
@@ -56,22 +57,6 @@ class ProgressResult:
 def xp_key(journey: OnboardingJourney) -> str:
     """The idempotency key of a run's completion XP (one award per run, however completed)."""
     return f"onboarding:{journey.id}"
-
-
-async def lock_user(
-    session: AsyncSession, *, tenant_id: uuid.UUID, user_id: uuid.UUID, field: Sequence[str] | None = None
-) -> None:
-    """Lock the user's row (FOR NO KEY UPDATE, as awards do) for the rest of the transaction;
-    NotFound (on ``field``) when the tenant has no such user."""
-    found = (
-        await session.execute(
-            select(User.id)
-            .where(col(User.id) == user_id, col(User.tenant_id) == tenant_id)
-            .with_for_update(key_share=True)
-        )
-    ).scalar_one_or_none()
-    if found is None:
-        raise NotFound("User", field=field)
 
 
 async def runnable_onboarding(session: AsyncSession, *, tenant_id: uuid.UUID, onboarding_id: uuid.UUID) -> Onboarding:
@@ -165,7 +150,7 @@ async def start_onboarding(
             session.add(journey)
             await session.flush()
     except IntegrityError as exc:
-        if OPEN_ONBOARDING_JOURNEY_INDEX in str(exc.orig):
+        if violates(exc, OPEN_ONBOARDING_JOURNEY_INDEX):
             raise DomainError(
                 ErrorCode.ALREADY_ACTIVE,
                 "an active or suspended run of this onboarding exists",

@@ -21,6 +21,7 @@ from sqlmodel import col, select
 
 from app.catalog.models import Journey, JourneyEvent
 from app.catalog.service import get_journey
+from app.db import violates
 from app.errors import DomainError, ErrorCode, NotFound
 from app.modelbase import utcnow
 from app.progress.clock import local_date, resolve_timezone, whole_local_days
@@ -66,11 +67,6 @@ def check_metadata(metadata: dict[str, Any] | None, *, field: str = "metadata") 
     if len(json.dumps(metadata, separators=(",", ":")).encode()) > MAX_METADATA_BYTES:
         raise DomainError(ErrorCode.BAD_USER_INPUT, f"{field} must be at most 16 KiB", field=[field])
     return metadata
-
-
-def _violates(exc: IntegrityError, constraint: str) -> bool:
-    cause = getattr(exc.orig, "__cause__", None)
-    return getattr(cause, "constraint_name", None) == constraint or constraint in str(exc.orig)
 
 
 def _log(
@@ -148,7 +144,7 @@ async def start_journey(
             session.add(instance)
             await session.flush()
     except IntegrityError as exc:
-        if _violates(exc, OPEN_INSTANCE_INDEX):
+        if violates(exc, OPEN_INSTANCE_INDEX):
             raise DomainError(
                 ErrorCode.ALREADY_ACTIVE,
                 "an active or suspended run of this journey exists",

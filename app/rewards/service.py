@@ -20,13 +20,13 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.errors import NotFound
 from app.modelbase import utcnow
 from app.pagination import Page, fetch_page
 from app.realtime.outbox import EventType, record_event
 from app.rewards.levels import level_for, level_progress, thresholds_of
 from app.rewards.models import XP_IDEMPOTENCY_UNIQUE, Reward, RewardUnlock, XpEntry
-from app.tenancy.models import Tenant, User
+from app.tenancy.models import Tenant
+from app.tenancy.service import lock_user
 
 MAX_REASON = 200
 MAX_IDEMPOTENCY_KEY = 200
@@ -86,20 +86,6 @@ async def xp_totals(session: AsyncSession, *, tenant_id: uuid.UUID, user_id: uui
     return {(kind, ident): int(total) for kind, ident, total in rows.all()}
 
 
-async def _lock_user(session: AsyncSession, *, tenant_id: uuid.UUID, user_id: uuid.UUID) -> None:
-    # Serialises one user's awards: each sees the totals the previous one committed. FOR NO KEY
-    # UPDATE conflicts with itself but not with the key-share locks of inserts referencing the user.
-    found = (
-        await session.execute(
-            select(User.id)
-            .where(col(User.id) == user_id, col(User.tenant_id) == tenant_id)
-            .with_for_update(key_share=True)
-        )
-    ).scalar_one_or_none()
-    if found is None:
-        raise NotFound("User")
-
-
 async def award_xp(
     session: AsyncSession,
     *,
@@ -114,7 +100,7 @@ async def award_xp(
     """Add ``amount`` XP once per ``idempotency_key``; report the levels and rewards it unlocked."""
     if amount < 0 or not idempotency_key or len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
         raise ValueError("an award needs amount >= 0 and an idempotency key of 1-200 characters")
-    await _lock_user(session, tenant_id=tenant.id, user_id=user_id)
+    await lock_user(session, tenant_id=tenant.id, user_id=user_id)
     thresholds = thresholds_of(tenant)
     totals = await xp_totals(session, tenant_id=tenant.id, user_id=user_id)
     level_before = level_for(thresholds, scope_xp(totals, None, None))

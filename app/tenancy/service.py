@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -60,6 +61,25 @@ def check_slug(problems: Problems, field: str, value: str) -> None:
     """Slugs are lowercase words joined by single hyphens, at most 64 characters."""
     if not value or len(value) > 64 or not SLUG_RE.match(value):
         problems.add(field, "must be 1-64 lowercase letters, digits and single hyphens")
+
+
+async def lock_user(
+    session: AsyncSession, *, tenant_id: uuid.UUID, user_id: uuid.UUID, field: Sequence[str] | None = None
+) -> None:
+    """Lock the user's row for the rest of the transaction, serialising changes to what the user
+    has (XP, onboarding completion); NotFound (on ``field``) when the tenant has no such user.
+
+    FOR NO KEY UPDATE conflicts with itself but not with the key-share locks of inserts that
+    merely reference the user."""
+    found = (
+        await session.execute(
+            select(User.id)
+            .where(col(User.id) == user_id, col(User.tenant_id) == tenant_id)
+            .with_for_update(key_share=True)
+        )
+    ).scalar_one_or_none()
+    if found is None:
+        raise NotFound("User", field=field)
 
 
 async def create_tenant(session: AsyncSession, *, slug: str, name: str, timezone: str = "UTC") -> Tenant:
