@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog import service
-from app.errors import NotFound
+from app.catalog.models import Journey, JourneyEvent
 from app.graphql.catalog.types import (
     JourneyEventInput,
     JourneyEventNode,
@@ -17,7 +19,7 @@ from app.graphql.catalog.types import (
     JourneyPayload,
 )
 from app.graphql.context import Info
-from app.graphql.errors import Failed, run_write, user_errors
+from app.graphql.errors import require, write_payload
 from app.graphql.inputs import given_fields
 from app.graphql.relay import local_id
 
@@ -25,24 +27,22 @@ JourneyId = Annotated[strawberry.ID, strawberry.argument(description="The journe
 EventId = Annotated[strawberry.ID, strawberry.argument(description="The journey event's id.")]
 
 
-def _journey_failed(field: str) -> JourneyPayload:
-    return JourneyPayload(journey=None, errors=user_errors(NotFound("Journey", field=[field])))
+async def _journey(info: Info, work: Callable[[AsyncSession], Awaitable[Journey]]) -> JourneyPayload:
+    return await write_payload(
+        info,
+        work,
+        ok=lambda j: JourneyPayload(journey=JourneyNode.from_model(j), errors=[]),
+        failed=lambda errors: JourneyPayload(journey=None, errors=errors),
+    )
 
 
-def _event_failed(field: str) -> JourneyEventPayload:
-    return JourneyEventPayload(event=None, errors=user_errors(NotFound("Journey event", field=[field])))
-
-
-def _journey_result(result: object) -> JourneyPayload:
-    if isinstance(result, Failed):
-        return JourneyPayload(journey=None, errors=result.errors)
-    return JourneyPayload(journey=JourneyNode.from_model(result.value), errors=[])  # type: ignore[attr-defined]
-
-
-def _event_result(result: object) -> JourneyEventPayload:
-    if isinstance(result, Failed):
-        return JourneyEventPayload(event=None, errors=result.errors)
-    return JourneyEventPayload(event=JourneyEventNode.from_model(result.value), errors=[])  # type: ignore[attr-defined]
+async def _event(info: Info, work: Callable[[AsyncSession], Awaitable[JourneyEvent]]) -> JourneyEventPayload:
+    return await write_payload(
+        info,
+        work,
+        ok=lambda e: JourneyEventPayload(event=JourneyEventNode.from_model(e), errors=[]),
+        failed=lambda errors: JourneyEventPayload(event=None, errors=errors),
+    )
 
 
 @strawberry.type
@@ -53,9 +53,7 @@ class CatalogMutation:
     ) -> JourneyPayload:
         viewer = await info.context.admin()
         values = service.JourneyFields(**given_fields(input))
-        return _journey_result(
-            await run_write(info, lambda s: service.create_journey(s, tenant_id=viewer.tenant_id, values=values))
-        )
+        return await _journey(info, lambda s: service.create_journey(s, tenant_id=viewer.tenant_id, values=values))
 
     @strawberry.mutation(description="Admins: change the given fields of a journey.")
     async def update_journey(
@@ -66,33 +64,30 @@ class CatalogMutation:
     ) -> JourneyPayload:
         viewer = await info.context.admin()
         key = local_id(id, "Journey")
-        if key is None:
-            return _journey_failed("id")
         values = service.JourneyFields(**given_fields(input))
-        return _journey_result(
-            await run_write(
-                info, lambda s: service.update_journey(s, tenant_id=viewer.tenant_id, journey_id=key, values=values)
-            )
+        return await _journey(
+            info,
+            lambda s: service.update_journey(
+                s, tenant_id=viewer.tenant_id, journey_id=require(key, "Journey", "id"), values=values
+            ),
         )
 
     @strawberry.mutation(description="Admins: publish a journey (it needs at least one event).")
     async def publish_journey(self, info: Info, id: JourneyId) -> JourneyPayload:
         viewer = await info.context.admin()
         key = local_id(id, "Journey")
-        if key is None:
-            return _journey_failed("id")
-        return _journey_result(
-            await run_write(info, lambda s: service.publish_journey(s, tenant_id=viewer.tenant_id, journey_id=key))
+        return await _journey(
+            info,
+            lambda s: service.publish_journey(s, tenant_id=viewer.tenant_id, journey_id=require(key, "Journey", "id")),
         )
 
     @strawberry.mutation(description="Admins: archive a journey; users no longer see it.")
     async def archive_journey(self, info: Info, id: JourneyId) -> JourneyPayload:
         viewer = await info.context.admin()
         key = local_id(id, "Journey")
-        if key is None:
-            return _journey_failed("id")
-        return _journey_result(
-            await run_write(info, lambda s: service.archive_journey(s, tenant_id=viewer.tenant_id, journey_id=key))
+        return await _journey(
+            info,
+            lambda s: service.archive_journey(s, tenant_id=viewer.tenant_id, journey_id=require(key, "Journey", "id")),
         )
 
     @strawberry.mutation(description="Admins: append an event to a journey.")
@@ -104,13 +99,12 @@ class CatalogMutation:
     ) -> JourneyEventPayload:
         viewer = await info.context.admin()
         key = local_id(journey_id, "Journey")
-        if key is None:
-            return _event_failed("journeyId")
         values = service.EventFields(**given_fields(input))
-        return _event_result(
-            await run_write(
-                info, lambda s: service.add_event(s, tenant_id=viewer.tenant_id, journey_id=key, values=values)
-            )
+        return await _event(
+            info,
+            lambda s: service.add_event(
+                s, tenant_id=viewer.tenant_id, journey_id=require(key, "Journey", "journeyId"), values=values
+            ),
         )
 
     @strawberry.mutation(description="Admins: change the given fields of a journey event.")
@@ -122,23 +116,21 @@ class CatalogMutation:
     ) -> JourneyEventPayload:
         viewer = await info.context.admin()
         key = local_id(id, "JourneyEvent")
-        if key is None:
-            return _event_failed("id")
         values = service.EventFields(**given_fields(input))
-        return _event_result(
-            await run_write(
-                info, lambda s: service.update_event(s, tenant_id=viewer.tenant_id, event_id=key, values=values)
-            )
+        return await _event(
+            info,
+            lambda s: service.update_event(
+                s, tenant_id=viewer.tenant_id, event_id=require(key, "Journey event", "id"), values=values
+            ),
         )
 
     @strawberry.mutation(description="Admins: remove an event; later events move up one position.")
     async def remove_journey_event(self, info: Info, id: EventId) -> JourneyEventPayload:
         viewer = await info.context.admin()
         key = local_id(id, "JourneyEvent")
-        if key is None:
-            return _event_failed("id")
-        return _event_result(
-            await run_write(info, lambda s: service.remove_event(s, tenant_id=viewer.tenant_id, event_id=key))
+        return await _event(
+            info,
+            lambda s: service.remove_event(s, tenant_id=viewer.tenant_id, event_id=require(key, "Journey event", "id")),
         )
 
     @strawberry.mutation(description="Admins: set the order of a journey's events (each listed exactly once).")
@@ -152,19 +144,13 @@ class CatalogMutation:
     ) -> JourneyPayload:
         viewer = await info.context.admin()
         key = local_id(journey_id, "Journey")
-        if key is None:
-            return _journey_failed("journeyId")
         keys = [local_id(i, "JourneyEvent") for i in event_ids]
-        if any(k is None for k in keys):
-            return JourneyPayload(
-                journey=None,
-                errors=user_errors(NotFound("Journey event", field=["eventIds"])),
-            )
-        return _journey_result(
-            await run_write(
-                info,
-                lambda s: service.reorder_events(
-                    s, tenant_id=viewer.tenant_id, journey_id=key, event_ids=[k for k in keys if k]
-                ),
-            )
+        return await _journey(
+            info,
+            lambda s: service.reorder_events(
+                s,
+                tenant_id=viewer.tenant_id,
+                journey_id=require(key, "Journey", "journeyId"),
+                event_ids=[require(k, "Journey event", "eventIds") for k in keys],
+            ),
         )

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import NotFound
 from app.graphql.context import Info
-from app.graphql.errors import Failed, run_write, user_errors
+from app.graphql.errors import UserError, require, write_payload
 from app.graphql.progress.types import (
     CompleteEventPayload,
     EventInstanceNode,
@@ -34,14 +32,13 @@ Metadata = Annotated[
 Transition = Callable[..., Awaitable[JourneyInstance]]
 
 
-def _not_found(what: str, field: str) -> list[Any]:
-    return user_errors(NotFound(what, field=[field]))
-
-
-def _instance_payload(result: object) -> JourneyInstancePayload:
-    if isinstance(result, Failed):
-        return JourneyInstancePayload(instance=None, errors=result.errors)
-    return JourneyInstancePayload(instance=JourneyInstanceNode.from_model(result.value), errors=[])  # type: ignore[attr-defined]
+async def _instance(info: Info, work: Callable[[AsyncSession], Awaitable[JourneyInstance]]) -> JourneyInstancePayload:
+    return await write_payload(
+        info,
+        work,
+        ok=lambda i: JourneyInstancePayload(instance=JourneyInstanceNode.from_model(i), errors=[]),
+        failed=lambda errors: JourneyInstancePayload(instance=None, errors=errors),
+    )
 
 
 async def _transition(
@@ -49,30 +46,16 @@ async def _transition(
 ) -> JourneyInstancePayload:
     viewer = await info.context.viewer()
     key = local_id(instance_id, "JourneyInstance")
-    if key is None:
-        return JourneyInstancePayload(instance=None, errors=_not_found("Journey instance", "instanceId"))
-
-    async def work(session: AsyncSession) -> JourneyInstance:
-        return await change(
-            session,
+    return await _instance(
+        info,
+        lambda s: change(
+            s,
             tenant_id=viewer.tenant_id,
             user_id=viewer.user_id,
-            instance_id=key,
+            instance_id=require(key, "Journey instance", "instanceId"),
             metadata=json_argument(metadata),
-        )
-
-    return _instance_payload(await run_write(info, work))
-
-
-def _event_keys(instance_id: str, journey_event_id: str) -> tuple[uuid.UUID, uuid.UUID] | list[Any]:
-    """Both keys, or the user errors of the ids that name nothing."""
-    instance_key = local_id(instance_id, "JourneyInstance")
-    if instance_key is None:
-        return _not_found("Journey instance", "instanceId")
-    event_key = local_id(journey_event_id, "JourneyEvent")
-    if event_key is None:
-        return _not_found("Journey event", "journeyEventId")
-    return instance_key, event_key
+        ),
+    )
 
 
 @strawberry.type
@@ -94,22 +77,18 @@ class ProgressMutation:
     ) -> JourneyInstancePayload:
         viewer = await info.context.viewer()
         key = local_id(journey_id, "Journey")
-        if key is None:
-            return JourneyInstancePayload(instance=None, errors=_not_found("Journey", "journeyId"))
-        return _instance_payload(
-            await run_write(
-                info,
-                lambda s: service.start_journey(
-                    s,
-                    viewer_tenant=viewer.tenant,
-                    user_id=viewer.user_id,
-                    journey_id=key,
-                    timezone=timezone,
-                    token_timezone=viewer.token_timezone,
-                    user_timezone=viewer.user.timezone,
-                    metadata=json_argument(metadata),
-                ),
-            )
+        return await _instance(
+            info,
+            lambda s: service.start_journey(
+                s,
+                viewer_tenant=viewer.tenant,
+                user_id=viewer.user_id,
+                journey_id=require(key, "Journey", "journeyId"),
+                timezone=timezone,
+                token_timezone=viewer.token_timezone,
+                user_timezone=viewer.user.timezone,
+                metadata=json_argument(metadata),
+            ),
         )
 
     @strawberry.mutation(description="Pause an ACTIVE journey instance (NOT_ACTIVE otherwise).")
@@ -145,23 +124,20 @@ class ProgressMutation:
         self, info: Info, instance_id: InstanceId, journey_event_id: JourneyEventId
     ) -> EventInstancePayload:
         viewer = await info.context.viewer()
-        keys = _event_keys(instance_id, journey_event_id)
-        if isinstance(keys, list):
-            return EventInstancePayload(event_instance=None, errors=keys)
-        instance_key, event_key = keys
-        result = await run_write(
+        instance_key = local_id(instance_id, "JourneyInstance")
+        event_key = local_id(journey_event_id, "JourneyEvent")
+        return await write_payload(
             info,
             lambda s: service.start_event(
                 s,
                 tenant_id=viewer.tenant_id,
                 user_id=viewer.user_id,
-                instance_id=instance_key,
-                journey_event_id=event_key,
+                instance_id=require(instance_key, "Journey instance", "instanceId"),
+                journey_event_id=require(event_key, "Journey event", "journeyEventId"),
             ),
+            ok=lambda state: EventInstancePayload(event_instance=EventInstanceNode.from_state(state), errors=[]),
+            failed=lambda errors: EventInstancePayload(event_instance=None, errors=errors),
         )
-        if isinstance(result, Failed):
-            return EventInstancePayload(event_instance=None, errors=result.errors)
-        return EventInstancePayload(event_instance=EventInstanceNode.from_state(result.value), errors=[])
 
     @strawberry.mutation(
         description=(
@@ -173,37 +149,37 @@ class ProgressMutation:
         self, info: Info, instance_id: InstanceId, journey_event_id: JourneyEventId, metadata: Metadata = None
     ) -> CompleteEventPayload:
         viewer = await info.context.viewer()
-        keys = _event_keys(instance_id, journey_event_id)
-        if isinstance(keys, list):
-            return _complete_failed(keys)
-        instance_key, event_key = keys
-        result = await run_write(
+        instance_key = local_id(instance_id, "JourneyInstance")
+        event_key = local_id(journey_event_id, "JourneyEvent")
+        return await write_payload(
             info,
             lambda s: service.complete_event(
                 s,
                 tenant=viewer.tenant,
                 user_id=viewer.user_id,
-                instance_id=instance_key,
-                journey_event_id=event_key,
+                instance_id=require(instance_key, "Journey instance", "instanceId"),
+                journey_event_id=require(event_key, "Journey event", "journeyEventId"),
                 metadata=json_argument(metadata),
             ),
-        )
-        if isinstance(result, Failed):
-            return _complete_failed(result.errors)
-        done = result.value
-        at = done.event_instance.completed_at or utcnow()
-        return CompleteEventPayload(
-            event_instance=EventInstanceNode.from_state(done.event_instance),
-            instance=JourneyInstanceNode.from_model(done.instance),
-            xp_awarded=done.xp_awarded,
-            level_before=done.level_before,
-            level_after=done.level_after,
-            rewards_unlocked=[RewardNode.unlocked_now(r, at) for r in done.rewards_unlocked],
-            errors=[],
+            ok=_completed,
+            failed=_complete_failed,
         )
 
 
-def _complete_failed(errors: list[Any]) -> CompleteEventPayload:
+def _completed(done: service.CompleteEventResult) -> CompleteEventPayload:
+    at = done.event_instance.completed_at or utcnow()
+    return CompleteEventPayload(
+        event_instance=EventInstanceNode.from_state(done.event_instance),
+        instance=JourneyInstanceNode.from_model(done.instance),
+        xp_awarded=done.xp_awarded,
+        level_before=done.level_before,
+        level_after=done.level_after,
+        rewards_unlocked=[RewardNode.unlocked_now(r, at) for r in done.rewards_unlocked],
+        errors=[],
+    )
+
+
+def _complete_failed(errors: list[UserError]) -> CompleteEventPayload:
     return CompleteEventPayload(
         event_instance=None,
         instance=None,
