@@ -56,6 +56,10 @@ class Viewer:
     def user_id(self) -> uuid.UUID:
         return self.user.id
 
+    def may_read(self, owner_id: uuid.UUID) -> bool:
+        """Whether the viewer may read a user's progress: their own, or (admins) anyone's in the tenant."""
+        return self.is_admin or owner_id == self.user_id
+
 
 def check_slug(problems: Problems, field: str, value: str) -> None:
     """Slugs are lowercase words joined by single hyphens, at most 64 characters."""

@@ -121,7 +121,7 @@ async def visible_session(info: Info, session_id: uuid.UUID) -> AvatarSession | 
     """A session the viewer may see: their own, or any of the tenant's for admins."""
     viewer = await info.context.viewer()
     row = await info.context.loaders.avatar_session.load(session_id)
-    if row is None or (not viewer.is_admin and row.user_id != viewer.user_id):
+    if row is None or not viewer.may_read(row.user_id):
         return None
     return row
 

@@ -201,7 +201,7 @@ async def visible_onboarding_journey(info: Info, key: uuid.UUID) -> OnboardingJo
     """A run the viewer may see: their own, or any of the tenant's for admins."""
     viewer = await info.context.viewer()
     journey = await info.context.loaders.onboarding_journey.load(key)
-    if journey is None or (journey.user_id != viewer.user_id and not viewer.is_admin):
+    if journey is None or not viewer.may_read(journey.user_id):
         return None
     return journey
 

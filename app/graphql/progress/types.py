@@ -185,7 +185,7 @@ async def visible_instance(info: Info, key: uuid.UUID) -> JourneyInstance | None
     """A run the viewer may see: their own, or any of the tenant's for admins."""
     viewer = await info.context.viewer()
     instance = await info.context.loaders.instance.load(key)
-    if instance is None or (instance.user_id != viewer.user_id and not viewer.is_admin):
+    if instance is None or not viewer.may_read(instance.user_id):
         return None
     return instance
 
@@ -201,7 +201,7 @@ async def event_instance_node(info: Info, key: uuid.UUID) -> EventInstanceNode |
     viewer = await info.context.viewer()
     async with info.context.db.read() as session:
         found = (await reads.event_states_by_ids(session, tenant_id=viewer.tenant_id, ids=[key])).get(key)
-    if found is None or (found[1] != viewer.user_id and not viewer.is_admin):
+    if found is None or not viewer.may_read(found[1]):
         return None
     return EventInstanceNode.from_state(found[0])
 
