@@ -42,16 +42,18 @@ def local_date(timezone: str, at: datetime | None = None) -> date:
 def viewer_local_date(
     *,
     requested: date | None = None,
+    argument: str | None = None,
     token_timezone: str | None = None,
     user_timezone: str | None = None,
     tenant_timezone: str | None = None,
     at: datetime | None = None,
 ) -> date:
-    """The viewer's day: ``requested`` when given, else today in the viewer's timezone chain."""
-    if requested is not None:
-        return requested
-    zone = resolve_timezone(token_timezone=token_timezone, user_timezone=user_timezone, tenant_timezone=tenant_timezone)
-    return local_date(zone, at)
+    """The viewer's day: ``requested`` when given, else today in the first zone of the chain
+    (see :func:`resolve_timezone`; an unknown ``argument`` is refused even with ``requested``)."""
+    zone = resolve_timezone(
+        argument=argument, token_timezone=token_timezone, user_timezone=user_timezone, tenant_timezone=tenant_timezone
+    )
+    return requested if requested is not None else local_date(zone, at)
 
 
 def whole_local_days(start: datetime, end: datetime, timezone: str) -> int:

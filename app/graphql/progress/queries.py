@@ -20,8 +20,7 @@ from app.graphql.progress.types import (
 )
 from app.graphql.relay import DEFAULT_PAGE_SIZE, Connection, PageRequest, local_id
 from app.progress import reads
-from app.progress.clock import local_date as day_in
-from app.progress.clock import resolve_timezone
+from app.progress.clock import viewer_local_date
 from app.progress.models import InstanceStatus, JourneyInstance
 
 StatusFilter = Annotated[InstanceStatus | None, strawberry.argument(description="Only instances with this status.")]
@@ -145,13 +144,13 @@ class ProgressQuery:
         ] = None,
     ) -> list[TodayJourneyGroup]:
         viewer = await info.context.viewer()
-        zone = resolve_timezone(
+        day = viewer_local_date(
+            requested=date,
             argument=timezone,
             token_timezone=viewer.token_timezone,
             user_timezone=viewer.user.timezone,
             tenant_timezone=viewer.tenant.timezone,
         )
-        day = date if date is not None else day_in(zone)
         async with info.context.db.read() as session:
             groups = await reads.today_events(
                 session, tenant_id=viewer.tenant_id, user_id=viewer.user_id, local_date=day
