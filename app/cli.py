@@ -51,6 +51,8 @@ def _with_session(url: str, work: Callable[[Any], Awaitable[T]]) -> T:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
 
+    from app.serving import GoingAwayWebSocketProtocol
+
     url = _migrate(settings)
     if args.demo:
         from app.demo import load_demo
@@ -64,6 +66,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
         host=args.host,
         port=args.port,
         workers=args.workers,
+        ws=GoingAwayWebSocketProtocol,
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=10,
     )

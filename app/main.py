@@ -147,8 +147,8 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         ably_mirror = AblyMirror.from_settings(settings, runtime.sessions) if settings.ably_api_key else None
         reconciler = Reconciler.for_runtime(runtime)
         try:
-            # Realtime delivery (broadcast, publisher, sweep, prune). On shutdown uvicorn has already
-            # closed the websockets (1012, service restart) by the time this resumes.
+            # Realtime delivery (broadcast, publisher, sweep, prune). On shutdown the server has already
+            # closed the websockets (1001 under `journeys serve`, app/serving.py) by the time this resumes.
             await runtime.realtime.start()
             if ably_mirror is not None:
                 ably_mirror.start()

@@ -27,11 +27,13 @@ from app.realtime.broadcast import create_broadcast
 from app.realtime.delivery import Realtime
 from app.realtime.outbox import CommittedEvent, EventType, record_event, take_committed
 from app.realtime.store import StoredEvent
+from app.runtime import Runtime
 from app.tenancy.credentials import Role
 from app.tenancy.models import Tenant
 from tests.catalog_support import mutate
 from tests.conftest import Actors, GraphQLClient, LiveServer
 from tests.progress_support import make_journey, make_user
+from tests.realtime_support import free_port
 from tests.subscription_support import (
     ADMIN_EVENTS,
     PROTOCOL,
@@ -369,6 +371,29 @@ async def test_the_protocol_s_close_codes(actors: Actors, server: LiveServer) ->
         aconnect_ws("/graphql", http, subprotocols=[PROTOCOL]) as ws,
     ):
         assert await close_code(ws) == 4408
+
+
+async def test_an_unexpected_failure_in_connection_init_closes_with_4500(
+    actors: Actors, server: LiveServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The same view on a runtime whose database is down (nothing listens on its port): the
+    # viewer cannot be loaded, which is no fault of the client's credential.
+    tenant = await actors.tenant()
+    runtime = Runtime.create(server.runtime.settings, f"postgresql+asyncpg://journeys@127.0.0.1:{free_port()}/journeys")
+    app = Starlette(routes=[WebSocketRoute("/graphql", JourneysGraphQL(create_schema(), runtime))])
+    try:
+        async with (
+            ASGIWebSocketTransport(app) as transport,
+            httpx.AsyncClient(transport=transport, base_url="http://in-process") as http,
+            aconnect_ws("/graphql", http, subprotocols=[PROTOCOL]) as ws,
+        ):
+            credential = {"Authorization": f"Bearer {actors.token(tenant)}"}
+            await ws.send_json({"type": "connection_init", "payload": credential})
+            assert await close_code(ws) == 4500
+    finally:
+        await runtime.close()
+    (record,) = [r for r in caplog.records if "websocket message" in r.getMessage()]
+    assert "'connection_init'" in record.getMessage() and record.exc_info is not None
 
 
 # ---------------------------------------------------------------- the delivery machinery itself

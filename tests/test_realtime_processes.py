@@ -9,13 +9,8 @@ the sweep cannot hide a broken backend.
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
-import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -29,13 +24,13 @@ from app.graphql.relay import to_global_id
 from app.realtime.pgbroadcast import LISTEN_APPLICATION_NAME
 from app.tenancy.models import Tenant
 from tests.catalog_support import mutate
-from tests.conftest import TEST_SECRET, Actors, GraphQLClient
+from tests.conftest import Actors, GraphQLClient
+from tests.process_support import ServerProcess, process_directory, process_environment, server_process
 from tests.progress_support import make_journey
-from tests.realtime_support import free_port, running_redis
+from tests.realtime_support import running_redis
 from tests.subscription_support import USER_EVENTS, GraphQLSocket, graphql_socket
 
 Outage = Callable[[], Awaitable[None]]
-START_TIMEOUT = 30.0
 NO_SWEEP = 3600.0
 # A server process: the real app under uvicorn, with the given sweep interval.
 LAUNCH = """
@@ -45,88 +40,19 @@ app = create_app()
 app.state.runtime.realtime.sweep_interval = float(sys.argv[2])
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", timeout_graceful_shutdown=5)
 """
+LAUNCH_ARGUMENTS = ("-c", LAUNCH, "{port}", str(NO_SWEEP))
 START_JOURNEY = "mutation S($j: ID!) { startJourney(journeyId: $j) { instance { id } errors { code } } }"
-
-
-class ServerProcess:
-    """One `uvicorn` process serving the app on a loopback port."""
-
-    def __init__(self, port: int, process: asyncio.subprocess.Process, log: Path) -> None:
-        self.port = port
-        self.process = process
-        self.log = log
-        self.url = f"http://127.0.0.1:{port}"
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
-
-
-@asynccontextmanager
-async def server_process(environment: dict[str, str], directory: Path, name: str) -> AsyncIterator[ServerProcess]:
-    port = free_port()
-    log = directory / f"{name}.log"
-    with log.open("wb") as sink:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            LAUNCH,
-            str(port),
-            str(NO_SWEEP),
-            cwd=directory,  # no .env from the working tree
-            env=environment,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=sink,
-            stderr=sink,
-        )
-    server = ServerProcess(port, process, log)
-    try:
-        await _wait_until_ready(server)
-        yield server
-    finally:
-        if process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 15)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-
-
-async def _wait_until_ready(server: ServerProcess) -> None:
-    deadline = asyncio.get_running_loop().time() + START_TIMEOUT
-    async with httpx.AsyncClient(base_url=server.url, timeout=2) as http:
-        while True:
-            if server.process.returncode is not None:
-                raise AssertionError(f"server process exited with {server.process.returncode}:\n{server.output()}")
-            try:
-                if (await http.get("/readyz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"server process not ready within {START_TIMEOUT} s:\n{server.output()}")
-            await asyncio.sleep(0.1)
 
 
 @asynccontextmanager
 async def two_processes(
     migrated: str, settings: Settings, broadcast_url: str
 ) -> AsyncIterator[tuple[ServerProcess, ServerProcess]]:
-    environment = {
-        **os.environ,
-        "DATABASE_URL": migrated,
-        "BROADCAST_URL": broadcast_url,
-        "JOURNEYS_ENV": "test",
-        "JOURNEYS_JWT_SECRET": TEST_SECRET,
-        "JOURNEYS_DATA_DIR": str(settings.data_dir),
-        "JOURNEYS_LOG_LEVEL": "WARNING",
-    }
-    for name in ("ABLY_API_KEY", "LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
-        environment.pop(name, None)
-    directory = Path(tempfile.mkdtemp(prefix="processes-", dir=settings.data_dir))
+    environment = process_environment(migrated, settings, BROADCAST_URL=broadcast_url)
+    directory = process_directory(settings, "processes-")
     async with (
-        server_process(environment, directory, "a") as first,
-        server_process(environment, directory, "b") as second,
+        server_process(LAUNCH_ARGUMENTS, environment, directory, "a") as first,
+        server_process(LAUNCH_ARGUMENTS, environment, directory, "b") as second,
     ):
         yield first, second
 

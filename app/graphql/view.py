@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -14,10 +15,14 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
 
 from app.errors import DomainError
 from app.graphql.context import Context, bearer_credential
 from app.runtime import Runtime
+
+log = logging.getLogger("app.graphql")
 
 
 def _authorization(params: dict[str, Any] | None) -> str | None:
@@ -27,8 +32,27 @@ def _authorization(params: dict[str, Any] | None) -> str | None:
     return None
 
 
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws as Strawberry speaks it, except that an unexpected failure while
+    handling a message (say the database is down during connection_init) closes the socket
+    with 4500 Internal Server Error instead of tearing the connection down unexplained."""
+
+    async def handle_message(self, message: Message) -> None:
+        try:
+            await super().handle_message(message)
+        except Exception:
+            log.exception(
+                "unexpected error handling a %r websocket message (request %s)",
+                message.get("type") if isinstance(message, dict) else None,
+                self.context.request_id,
+            )
+            await self.websocket.close(code=4500, reason="Internal server error")
+
+
 class JourneysGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI view, with our context and websocket authentication."""
+
+    graphql_transport_ws_handler_class = TransportWSHandler
 
     def __init__(self, schema: Any, runtime: Runtime) -> None:
         super().__init__(

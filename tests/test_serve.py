@@ -1,0 +1,44 @@
+"""`journeys serve` as a real process: a graceful shutdown (SIGTERM) closes open websockets with
+1001 Going Away (SPEC §12), in one process and with worker processes, and exits cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import httpx
+import pytest
+
+from app.config import Settings
+from tests.conftest import Actors
+from tests.process_support import process_directory, process_environment, server_process
+from tests.subscription_support import USER_EVENTS, close_code, graphql_socket
+
+SERVE = ("-m", "app.cli", "serve", "--port", "{port}")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_a_graceful_shutdown_closes_websockets_with_1001(
+    actors: Actors, migrated: str, settings: Settings, workers: int
+) -> None:
+    tenant = await actors.tenant()
+    environment = process_environment(migrated, settings, JOURNEYS_LOG_LEVEL="INFO")
+    directory = process_directory(settings, "serve-")
+    async with server_process((*SERVE, "--workers", str(workers)), environment, directory, "serve") as server:
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            sockets = []
+            # Two connections (with two workers they may land on either process), one subscribed.
+            async with (
+                graphql_socket(http, actors.token(tenant)) as first,
+                graphql_socket(http, actors.token(tenant, "bob")) as second,
+            ):
+                await first.subscribe("1", USER_EVENTS)
+                assert await first.quiet("1", 0.3) == []
+                sockets = [first, second]
+                server.process.send_signal(signal.SIGTERM)
+                codes = [await close_code(socket.ws) for socket in sockets]
+        assert codes == [1001, 1001]
+        # uvicorn re-raises SIGTERM once its shutdown is done; its supervisor of workers exits 0.
+        assert await asyncio.wait_for(server.process.wait(), 20) in (0, -signal.SIGTERM)
+    log = server.log.read_text(errors="replace")
+    assert log.count("Application shutdown complete") == workers and "Traceback" not in log
