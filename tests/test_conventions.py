@@ -645,6 +645,24 @@ def _assert_masked(response: httpx.Response, caplog: pytest.LogCaptureFixture) -
     return request_id
 
 
+async def test_the_client_s_own_errors_are_answered_without_logging_errors(
+    actors: Actors, tenant: Tenant, caplog: pytest.LogCaptureFixture
+) -> None:
+    user = actors.user(tenant)
+    with caplog.at_level(logging.DEBUG):
+        codes = [
+            await actors.credential("Bearer not-a-token").error_codes(JOURNEY_TITLES),
+            await user.error_codes("{ journeys(first: 1) { edges { node { nope } } } }"),
+            await user.error_codes("{ journeys(first: 1000) { edges { node { id } } } }"),
+            await user.error_codes(CREATE_API_KEY),
+        ]
+    assert codes == [["UNAUTHENTICATED"], ["BAD_USER_INPUT"], ["BAD_USER_INPUT"], ["FORBIDDEN"]]
+    # answers, not faults: nothing at WARNING or above, and no traceback anywhere
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert not any(r.exc_info for r in caplog.records)
+    assert sum("error in the response" in r.getMessage() for r in caplog.records) == 4
+
+
 async def test_an_unexpected_read_failure_is_masked_with_a_request_id(
     actors: Actors, tenant: Tenant, server: LiveServer, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 import strawberry
-from graphql import NoSchemaIntrospectionCustomRule
+from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
@@ -15,6 +16,7 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
 from app.graphql.avatars.mutations import AvatarsMutation
 from app.graphql.avatars.queries import AvatarsQuery
@@ -104,12 +106,26 @@ class CloseSession(SchemaExtension):
             await context.renew()
 
 
+log = logging.getLogger("app.graphql")
+
+
+class JourneysSchema(strawberry.Schema):
+    """Strawberry's schema, minus its habit of logging every error of a response at ERROR
+    with a traceback: most are the client's (bad input, a missing credential, NOT_FOUND) and
+    are answers, not faults. Unexpected failures are logged where ErrorShaping masks them,
+    at ERROR, with the request id and the traceback."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        for error in errors:
+            log.debug("error in the response: %s", error.message)
+
+
 def create_schema(*, introspection: bool = True) -> strawberry.Schema:
     """The Journeys schema with its limits, caches and error shaping."""
     rules = [DepthLimit, AliasLimit]
     if not introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
-    return strawberry.Schema(
+    return JourneysSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
