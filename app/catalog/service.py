@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app.authoring import Positions, slug_taken
 from app.catalog.models import Journey, JourneyEvent, JourneyStatus, Visibility
 from app.errors import DomainError, ErrorCode, NotFound, Problems
 from app.modelbase import UNSET, PartialFields, utcnow
@@ -30,6 +30,7 @@ MAX_DAY_OFFSET = 3650
 MAX_DURATION_MINUTES = 7 * 24 * 60
 MAX_EVENTS = 500
 MAX_SEARCH = 200
+EVENTS = Positions(JourneyEvent, JourneyEvent.journey_id, "Journey event")
 KIND_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 CATALOGUE_KEYS = (col(Journey.created_at), col(Journey.id))
 
@@ -167,17 +168,10 @@ def _record(session: AsyncSession, journey: Journey, type: EventType, **extra: A
     )
 
 
-async def _slug_taken(session: AsyncSession, *, tenant_id: uuid.UUID, slug: str, but: uuid.UUID | None) -> bool:
-    query = select(Journey.id).where(col(Journey.tenant_id) == tenant_id, col(Journey.slug) == slug)
-    if but is not None:
-        query = query.where(col(Journey.id) != but)
-    return (await session.execute(query)).first() is not None
-
-
 async def create_journey(session: AsyncSession, *, tenant_id: uuid.UUID, values: JourneyFields) -> Journey:
     """A new DRAFT journey."""
     clean = _clean_journey(values.given(), creating=True)
-    if await _slug_taken(session, tenant_id=tenant_id, slug=clean["slug"], but=None):
+    if await slug_taken(session, Journey, tenant_id=tenant_id, slug=clean["slug"], but=None):
         raise DomainError(ErrorCode.BAD_USER_INPUT, "slug is taken", field=["input", "slug"])
     journey = Journey(tenant_id=tenant_id, **clean)
     journey.search_text = _search_text(journey)
@@ -207,7 +201,7 @@ async def update_journey(
     """Change the given fields of a journey."""
     clean = _clean_journey(values.given(), creating=False)
     journey = await lock_journey(session, tenant_id=tenant_id, journey_id=journey_id)
-    if "slug" in clean and await _slug_taken(session, tenant_id=tenant_id, slug=clean["slug"], but=journey.id):
+    if "slug" in clean and await slug_taken(session, Journey, tenant_id=tenant_id, slug=clean["slug"], but=journey.id):
         raise DomainError(ErrorCode.BAD_USER_INPUT, "slug is taken", field=["input", "slug"])
     for name, value in clean.items():
         setattr(journey, name, value)
@@ -223,8 +217,7 @@ async def publish_journey(session: AsyncSession, *, tenant_id: uuid.UUID, journe
     journey = await lock_journey(session, tenant_id=tenant_id, journey_id=journey_id)
     if journey.status is JourneyStatus.PUBLISHED:
         return journey
-    count = (await session.execute(select(func.count()).where(col(JourneyEvent.journey_id) == journey.id))).scalar_one()
-    if count == 0:
+    if await EVENTS.count(session, journey.id) == 0:
         raise DomainError(ErrorCode.BAD_USER_INPUT, "a journey needs at least one event to be published", field=["id"])
     journey.status = JourneyStatus.PUBLISHED
     journey.published_at = utcnow()
@@ -246,24 +239,13 @@ async def archive_journey(session: AsyncSession, *, tenant_id: uuid.UUID, journe
     return journey
 
 
-async def _ordered_events(session: AsyncSession, journey_id: uuid.UUID) -> list[JourneyEvent]:
-    result = await session.execute(
-        select(JourneyEvent).where(col(JourneyEvent.journey_id) == journey_id).order_by(col(JourneyEvent.position))
-    )
-    return list(result.scalars())
-
-
 async def add_event(
     session: AsyncSession, *, tenant_id: uuid.UUID, journey_id: uuid.UUID, values: EventFields
 ) -> JourneyEvent:
     """Append an event to a journey (it goes last)."""
     clean = _clean_event(values.given(), creating=True)
     journey = await lock_journey(session, tenant_id=tenant_id, journey_id=journey_id, field="journeyId")
-    last = (
-        await session.execute(
-            select(func.coalesce(func.max(JourneyEvent.position), 0)).where(col(JourneyEvent.journey_id) == journey.id)
-        )
-    ).scalar_one()
+    last = await EVENTS.count(session, journey.id)
     if last >= MAX_EVENTS:
         raise DomainError(ErrorCode.BAD_USER_INPUT, f"a journey has at most {MAX_EVENTS} events", field=["journeyId"])
     item = JourneyEvent(tenant_id=tenant_id, journey_id=journey.id, position=last + 1, **clean)
@@ -276,20 +258,12 @@ async def add_event(
 async def _lock_event(
     session: AsyncSession, *, tenant_id: uuid.UUID, event_id: uuid.UUID
 ) -> tuple[Journey, JourneyEvent]:
-    journey_id = (
-        await session.execute(
-            select(JourneyEvent.journey_id).where(
-                col(JourneyEvent.id) == event_id, col(JourneyEvent.tenant_id) == tenant_id
-            )
-        )
-    ).scalar_one_or_none()
-    if journey_id is None:
-        raise NotFound("Journey event", field=["id"])
-    journey = await lock_journey(session, tenant_id=tenant_id, journey_id=journey_id)
-    item = await session.get(JourneyEvent, event_id, populate_existing=True)
-    if item is None:
-        raise NotFound("Journey event", field=["id"])
-    return journey, item
+    return await EVENTS.lock(
+        session,
+        tenant_id=tenant_id,
+        item_id=event_id,
+        lock_parent=lambda journey_id: lock_journey(session, tenant_id=tenant_id, journey_id=journey_id),
+    )
 
 
 async def update_event(
@@ -308,13 +282,7 @@ async def update_event(
 async def remove_event(session: AsyncSession, *, tenant_id: uuid.UUID, event_id: uuid.UUID) -> JourneyEvent:
     """Delete an event; later events move up one position. Returns the removed event."""
     journey, item = await _lock_event(session, tenant_id=tenant_id, event_id=event_id)
-    await session.delete(item)
-    await session.flush()
-    await session.execute(
-        update(JourneyEvent)
-        .where(col(JourneyEvent.journey_id) == journey.id, col(JourneyEvent.position) > item.position)
-        .values(position=col(JourneyEvent.position) - 1)
-    )
+    await EVENTS.remove(session, item, journey.id)
     _record(session, journey, EventType.JOURNEY_EVENT_REMOVED, eventId=str(item.id))
     return item
 
@@ -324,16 +292,7 @@ async def reorder_events(
 ) -> Journey:
     """Set positions 1..n in the order given; the ids must be exactly the journey's events."""
     journey = await lock_journey(session, tenant_id=tenant_id, journey_id=journey_id, field="journeyId")
-    current = await _ordered_events(session, journey.id)
-    if len(event_ids) != len(set(event_ids)) or set(event_ids) != {e.id for e in current}:
-        raise DomainError(
-            ErrorCode.BAD_USER_INPUT,
-            "eventIds must list each of the journey's events exactly once",
-            field=["eventIds"],
-        )
-    by_id = {e.id: e for e in current}
-    for position, event_id in enumerate(event_ids, start=1):
-        by_id[event_id].position = position
+    EVENTS.reorder(await EVENTS.ordered(session, journey.id), event_ids, field="eventIds", what="the journey's events")
     await session.flush()
     _record(session, journey, EventType.JOURNEY_EVENTS_REORDERED, eventIds=[str(i) for i in event_ids])
     return journey

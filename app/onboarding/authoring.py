@@ -7,16 +7,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app.authoring import Positions, slug_taken
 from app.catalog.models import Journey
 from app.errors import DomainError, ErrorCode, NotFound, Problems
 from app.modelbase import UNSET, PartialFields, utcnow
 from app.onboarding.forms import clean_form, recommended_journey_ids
 from app.onboarding.models import Onboarding, OnboardingStatus, OnboardingStep
-from app.onboarding.reads import steps_of_onboardings
 from app.realtime.outbox import EventType, record_event
 from app.tenancy.service import check_slug
 
@@ -24,6 +23,7 @@ MAX_NAME = 200
 MAX_DESCRIPTION = 10_000
 MAX_XP = 1_000_000
 MAX_STEPS = 100
+STEPS = Positions(OnboardingStep, OnboardingStep.onboarding_id, "Onboarding step")
 
 
 @dataclass
@@ -103,23 +103,10 @@ def _record(session: AsyncSession, onboarding: Onboarding, type: EventType, **ex
     )
 
 
-async def _slug_taken(session: AsyncSession, *, tenant_id: uuid.UUID, slug: str, but: uuid.UUID | None) -> bool:
-    query = select(Onboarding.id).where(col(Onboarding.tenant_id) == tenant_id, col(Onboarding.slug) == slug)
-    if but is not None:
-        query = query.where(col(Onboarding.id) != but)
-    return (await session.execute(query)).first() is not None
-
-
-async def _step_count(session: AsyncSession, onboarding_id: uuid.UUID) -> int:
-    query = select(func.count()).where(col(OnboardingStep.onboarding_id) == onboarding_id)
-    count: int = (await session.execute(query)).scalar_one()
-    return count
-
-
 async def create_onboarding(session: AsyncSession, *, tenant_id: uuid.UUID, values: OnboardingFields) -> Onboarding:
     """A new DRAFT onboarding."""
     clean = _clean_onboarding(values.given(), creating=True)
-    if await _slug_taken(session, tenant_id=tenant_id, slug=clean["slug"], but=None):
+    if await slug_taken(session, Onboarding, tenant_id=tenant_id, slug=clean["slug"], but=None):
         raise DomainError(ErrorCode.BAD_USER_INPUT, "slug is taken", field=["input", "slug"])
     onboarding = Onboarding(tenant_id=tenant_id, **clean)
     session.add(onboarding)
@@ -151,7 +138,9 @@ async def update_onboarding(
     """Change the given fields of an onboarding."""
     clean = _clean_onboarding(values.given(), creating=False)
     onboarding = await lock_onboarding(session, tenant_id=tenant_id, onboarding_id=onboarding_id)
-    if "slug" in clean and await _slug_taken(session, tenant_id=tenant_id, slug=clean["slug"], but=onboarding.id):
+    if "slug" in clean and await slug_taken(
+        session, Onboarding, tenant_id=tenant_id, slug=clean["slug"], but=onboarding.id
+    ):
         raise DomainError(ErrorCode.BAD_USER_INPUT, "slug is taken", field=["input", "slug"])
     for name, value in clean.items():
         setattr(onboarding, name, value)
@@ -166,7 +155,7 @@ async def publish_onboarding(session: AsyncSession, *, tenant_id: uuid.UUID, onb
     onboarding = await lock_onboarding(session, tenant_id=tenant_id, onboarding_id=onboarding_id)
     if onboarding.status is OnboardingStatus.PUBLISHED:
         return onboarding
-    if await _step_count(session, onboarding.id) == 0:
+    if await STEPS.count(session, onboarding.id) == 0:
         raise DomainError(
             ErrorCode.BAD_USER_INPUT, "an onboarding needs at least one step to be published", field=["id"]
         )
@@ -196,7 +185,7 @@ async def add_step(
     """Append a step to an onboarding (it goes last)."""
     clean = _clean_step(values.given(), creating=True)
     onboarding = await lock_onboarding(session, tenant_id=tenant_id, onboarding_id=onboarding_id, field="onboardingId")
-    last = await _step_count(session, onboarding.id)
+    last = await STEPS.count(session, onboarding.id)
     if last >= MAX_STEPS:
         raise DomainError(
             ErrorCode.BAD_USER_INPUT, f"an onboarding has at most {MAX_STEPS} steps", field=["onboardingId"]
@@ -211,21 +200,12 @@ async def add_step(
 async def _lock_step(
     session: AsyncSession, *, tenant_id: uuid.UUID, step_id: uuid.UUID
 ) -> tuple[Onboarding, OnboardingStep]:
-    onboarding_id = (
-        await session.execute(
-            select(OnboardingStep.onboarding_id).where(
-                col(OnboardingStep.id) == step_id, col(OnboardingStep.tenant_id) == tenant_id
-            )
-        )
-    ).scalar_one_or_none()
-    if onboarding_id is None:
-        raise NotFound("Onboarding step", field=["id"])
-    # The onboarding's lock serialises every change to its steps.
-    onboarding = await lock_onboarding(session, tenant_id=tenant_id, onboarding_id=onboarding_id)
-    step = await session.get(OnboardingStep, step_id, populate_existing=True)
-    if step is None:
-        raise NotFound("Onboarding step", field=["id"])
-    return onboarding, step
+    return await STEPS.lock(
+        session,
+        tenant_id=tenant_id,
+        item_id=step_id,
+        lock_parent=lambda onboarding_id: lock_onboarding(session, tenant_id=tenant_id, onboarding_id=onboarding_id),
+    )
 
 
 async def update_step(
@@ -246,15 +226,9 @@ async def remove_step(session: AsyncSession, *, tenant_id: uuid.UUID, step_id: u
     """Delete a step; later steps move up one. A published onboarding keeps at least one step.
     Returns the removed step as it was."""
     onboarding, step = await _lock_step(session, tenant_id=tenant_id, step_id=step_id)
-    if onboarding.status is OnboardingStatus.PUBLISHED and await _step_count(session, onboarding.id) <= 1:
+    if onboarding.status is OnboardingStatus.PUBLISHED and await STEPS.count(session, onboarding.id) <= 1:
         raise DomainError(ErrorCode.BAD_USER_INPUT, "a published onboarding keeps at least one step", field=["id"])
-    await session.delete(step)
-    await session.flush()
-    await session.execute(
-        update(OnboardingStep)
-        .where(col(OnboardingStep.onboarding_id) == onboarding.id, col(OnboardingStep.position) > step.position)
-        .values(position=col(OnboardingStep.position) - 1)
-    )
+    await STEPS.remove(session, step, onboarding.id)
     _record(session, onboarding, EventType.ONBOARDING_STEP_REMOVED, stepId=str(step.id), order=step.position)
     return step
 
@@ -264,16 +238,7 @@ async def reorder_steps(
 ) -> Onboarding:
     """Set orders 1..n in the order given; the ids must be exactly the onboarding's steps."""
     onboarding = await lock_onboarding(session, tenant_id=tenant_id, onboarding_id=onboarding_id, field="onboardingId")
-    current = (await steps_of_onboardings(session, tenant_id=tenant_id, onboarding_ids=[onboarding.id]))[onboarding.id]
-    if len(step_ids) != len(set(step_ids)) or set(step_ids) != {s.id for s in current}:
-        raise DomainError(
-            ErrorCode.BAD_USER_INPUT,
-            "stepIds must list each of the onboarding's steps exactly once",
-            field=["stepIds"],
-        )
-    by_id = {s.id: s for s in current}
-    for position, step_id in enumerate(step_ids, start=1):
-        by_id[step_id].position = position
+    STEPS.reorder(await STEPS.ordered(session, onboarding.id), step_ids, field="stepIds", what="the onboarding's steps")
     await session.flush()
     _record(session, onboarding, EventType.ONBOARDING_STEPS_REORDERED, stepIds=[str(i) for i in step_ids])
     return onboarding

@@ -14,7 +14,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -22,6 +21,7 @@ from sqlmodel import col, select
 from app.db import violates
 from app.errors import DomainError, ErrorCode, NotFound
 from app.modelbase import utcnow
+from app.onboarding.authoring import STEPS
 from app.onboarding.models import (
     OPEN_ONBOARDING_JOURNEY_INDEX,
     Onboarding,
@@ -214,13 +214,6 @@ async def complete_run(
     )
 
 
-async def _step_count(session: AsyncSession, onboarding_id: uuid.UUID) -> int:
-    total = await session.scalar(
-        select(func.count(col(OnboardingStep.id))).where(col(OnboardingStep.onboarding_id) == onboarding_id)
-    )
-    return int(total or 0)
-
-
 async def progress_onboarding(
     session: AsyncSession,
     *,
@@ -236,7 +229,7 @@ async def progress_onboarding(
     journey = await journey_for(session, tenant_id=tenant.id, user_id=user_id, journey_id=journey_id)
     if journey.status is not ACTIVE:
         raise DomainError(ErrorCode.NOT_ACTIVE, "only an active onboarding can progress", field=["journeyId"])
-    if journey.current_step >= await _step_count(session, journey.onboarding_id):
+    if journey.current_step >= await STEPS.count(session, journey.onboarding_id):
         award = await complete_run(session, tenant=tenant, journey=journey, metadata=metadata)
         return ProgressResult(journey=journey, award=award)
     await log_step(session, journey, "completed", metadata)

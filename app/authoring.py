@@ -1,0 +1,103 @@
+"""What authoring shares across domains: slugs unique within a tenant, and items kept at
+positions 1..n under a parent (a journey's events, an onboarding's steps)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from sqlalchemy import func, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.errors import DomainError, ErrorCode, NotFound
+
+
+class Positioned(Protocol):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    position: int
+
+
+Item = TypeVar("Item", bound=Positioned)
+Parent = TypeVar("Parent")
+
+
+async def slug_taken(
+    session: AsyncSession, model: Any, *, tenant_id: uuid.UUID, slug: str, but: uuid.UUID | None
+) -> bool:
+    """Whether another row of ``model`` (one with ``id``, ``tenant_id`` and ``slug``) of the
+    tenant has this slug; ``but`` is the row being changed."""
+    query = select(model.id).where(col(model.tenant_id) == tenant_id, col(model.slug) == slug)
+    if but is not None:
+        query = query.where(col(model.id) != but)
+    return (await session.execute(query)).first() is not None
+
+
+@dataclass(frozen=True)
+class Positions(Generic[Item]):
+    """Rows of ``model`` kept at positions 1..n
+    under the parent named by ``parent``, their foreign-key column. Every change takes the
+    parent's row lock first, which serialises changes to its items; the unique position
+    constraint is deferrable, so a reorder may permute positions within its transaction."""
+
+    model: type[Item]
+    parent: Any
+    label: str  # for NOT_FOUND: "Journey event"
+
+    async def count(self, session: AsyncSession, parent_id: uuid.UUID) -> int:
+        """How many items the parent has (the last position)."""
+        total = await session.scalar(select(func.count()).where(col(self.parent) == parent_id))
+        return int(total or 0)
+
+    async def ordered(self, session: AsyncSession, parent_id: uuid.UUID) -> list[Item]:
+        """The parent's items in position order."""
+        result = await session.execute(
+            select(self.model).where(col(self.parent) == parent_id).order_by(col(self.model.position))
+        )
+        return list(result.scalars())
+
+    async def lock(
+        self,
+        session: AsyncSession,
+        *,
+        tenant_id: uuid.UUID,
+        item_id: uuid.UUID,
+        lock_parent: Callable[[uuid.UUID], Awaitable[Parent]],
+    ) -> tuple[Parent, Item]:
+        """The tenant's item and its parent, the parent locked (``lock_parent``) before the item
+        is read afresh; ``NotFound`` on ``id`` otherwise."""
+        parent_id = (
+            await session.execute(
+                select(self.parent).where(col(self.model.id) == item_id, col(self.model.tenant_id) == tenant_id)
+            )
+        ).scalar_one_or_none()
+        if parent_id is None:
+            raise NotFound(self.label, field=["id"])
+        parent = await lock_parent(parent_id)
+        item = await session.get(self.model, item_id, populate_existing=True)
+        if item is None:  # removed while we waited for the lock
+            raise NotFound(self.label, field=["id"])
+        return parent, item
+
+    async def remove(self, session: AsyncSession, item: Item, parent_id: uuid.UUID) -> None:
+        """Delete an item; the later ones move up one position."""
+        await session.delete(item)
+        await session.flush()
+        await session.execute(
+            update(self.model)
+            .where(col(self.parent) == parent_id, col(self.model.position) > item.position)
+            .values(position=col(self.model.position) - 1)
+        )
+
+    @staticmethod
+    def reorder(items: Sequence[Item], ids: Sequence[uuid.UUID], *, field: str, what: str) -> None:
+        """Set positions 1..n in the order of ``ids``, which must name each item exactly once
+        (``what`` names them in the error: "the journey's events")."""
+        by_id = {item.id: item for item in items}
+        if len(ids) != len(set(ids)) or set(ids) != set(by_id):
+            raise DomainError(ErrorCode.BAD_USER_INPUT, f"{field} must list each of {what} exactly once", field=[field])
+        for position, item_id in enumerate(ids, start=1):
+            by_id[item_id].position = position
