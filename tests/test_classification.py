@@ -16,7 +16,8 @@ import pytest
 
 from app.errors import DomainError, ErrorCode, InvalidInput
 from app.onboarding.classification import Outcome, Reason, Response, classify
-from app.onboarding.forms import QuestionKind, Segment, clean_form, parse_form, recommended_journey_ids
+from app.onboarding.form_input import clean_form
+from app.onboarding.forms import QuestionKind, Segment, parse_form, recommended_journey_ids
 
 J1 = uuid.UUID("11111111-1111-4111-8111-111111111111")
 J2 = uuid.UUID("22222222-2222-4222-8222-222222222222")

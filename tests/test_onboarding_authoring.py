@@ -27,7 +27,7 @@ from app.onboarding.authoring import (
     update_onboarding,
     update_step,
 )
-from app.onboarding.forms import clean_form
+from app.onboarding.form_input import clean_form
 from app.onboarding.models import Onboarding, OnboardingStatus, OnboardingStep
 from app.onboarding.reads import (
     get_onboarding,

@@ -18,13 +18,12 @@ from app.onboarding.completion import (
     latest_classifications,
 )
 from app.onboarding.lifecycle import (
-    abandon_onboarding,
     progress_onboarding,
     start_onboarding,
-    suspend_onboarding,
 )
 from app.onboarding.models import OnboardingJourneyStatus, OnboardingStatus
 from app.onboarding.reads import logs_of_journeys
+from app.onboarding.transitions import abandon_onboarding, suspend_onboarding
 from app.progress.service import start_journey
 from app.tenancy.models import Tenant, User
 from tests.conftest import Actors, LiveServer, StatementCounter

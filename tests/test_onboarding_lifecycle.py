@@ -14,12 +14,9 @@ from sqlalchemy import text
 from app.errors import DomainError, ErrorCode
 from app.onboarding.lifecycle import (
     ProgressResult,
-    abandon_onboarding,
     log_onboarding_step,
     progress_onboarding,
-    resume_onboarding,
     start_onboarding,
-    suspend_onboarding,
 )
 from app.onboarding.models import OnboardingJourney, OnboardingJourneyStatus, OnboardingStatus
 from app.onboarding.reads import (
@@ -30,6 +27,7 @@ from app.onboarding.reads import (
     onboarding_journeys_by_ids,
     progress_of_journeys,
 )
+from app.onboarding.transitions import abandon_onboarding, resume_onboarding, suspend_onboarding
 from app.tenancy.models import Tenant, User
 from tests.conftest import Actors, LiveServer, StatementCounter
 from tests.onboarding_support import MadeOnboarding, make_onboarding

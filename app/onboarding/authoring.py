@@ -14,7 +14,8 @@ from app.authoring import Positions, slug_taken
 from app.catalog.models import Journey
 from app.errors import DomainError, ErrorCode, NotFound, Problems
 from app.modelbase import UNSET, PartialFields, utcnow
-from app.onboarding.forms import clean_form, recommended_journey_ids
+from app.onboarding.form_input import clean_form
+from app.onboarding.forms import recommended_journey_ids
 from app.onboarding.models import Onboarding, OnboardingStatus, OnboardingStep
 from app.realtime.outbox import EventType, record_event
 from app.tenancy.service import check_slug

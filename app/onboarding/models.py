@@ -54,7 +54,7 @@ class Onboarding(SQLModel, table=True):
         sa_column=Column(SAEnum(OnboardingStatus, name="onboarding_status"), nullable=False),
     )
     xp_reward: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
-    # The classification form, validated on write (see app/onboarding/forms.py): {"questions":
+    # The classification form, validated on write (see app/onboarding/form_input.py): {"questions":
     # [...], "segments": [...]}; null when the onboarding has none.
     form: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
     created_at: datetime = timestamp_now()

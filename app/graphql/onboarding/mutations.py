@@ -21,7 +21,7 @@ from app.graphql.onboarding.types import (
 from app.graphql.progress.types import JourneyInstanceNode
 from app.graphql.relay import local_id
 from app.graphql.scalars import JSON, json_argument
-from app.onboarding import completion, lifecycle
+from app.onboarding import completion, lifecycle, transitions
 from app.onboarding.models import OnboardingJourney
 
 OnboardingId = Annotated[strawberry.ID, strawberry.argument(description="The onboarding's id.")]
@@ -130,19 +130,19 @@ class OnboardingMutation:
     async def suspend_onboarding(
         self, info: Info, journey_id: JourneyId, metadata: Metadata = None
     ) -> OnboardingJourneyPayload:
-        return await _transition(info, journey_id, metadata, lifecycle.suspend_onboarding)
+        return await _transition(info, journey_id, metadata, transitions.suspend_onboarding)
 
     @strawberry.mutation(description="Resume a SUSPENDED onboarding journey (NOT_SUSPENDED otherwise).")
     async def resume_onboarding(
         self, info: Info, journey_id: JourneyId, metadata: Metadata = None
     ) -> OnboardingJourneyPayload:
-        return await _transition(info, journey_id, metadata, lifecycle.resume_onboarding)
+        return await _transition(info, journey_id, metadata, transitions.resume_onboarding)
 
     @strawberry.mutation(description="Give up an ACTIVE or SUSPENDED onboarding journey (NOT_ACTIVE otherwise).")
     async def abandon_onboarding(
         self, info: Info, journey_id: JourneyId, metadata: Metadata = None
     ) -> OnboardingJourneyPayload:
-        return await _transition(info, journey_id, metadata, lifecycle.abandon_onboarding)
+        return await _transition(info, journey_id, metadata, transitions.abandon_onboarding)
 
     @strawberry.mutation(
         description=(
