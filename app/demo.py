@@ -9,11 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.avatars.authoring import AvatarFields, avatars_by_names, create_avatar
+from app.catalog import reads as catalog_reads
 from app.catalog import service as catalog
 from app.catalog.models import Journey, JourneyStatus, Visibility
 from app.onboarding import authoring as onboarding
 from app.onboarding.models import Onboarding
 from app.pagination import MAX_PAGE_SIZE
+from app.progress import events as progress_events
 from app.progress import service as progress
 from app.progress.reads import my_instances
 from app.rewards.authoring import RewardFields, create_reward, rewards_by_titles
@@ -306,7 +308,7 @@ async def load_demo(session: AsyncSession) -> DemoSummary:
         tenant = await create_tenant(session, slug=DEMO_SLUG, name="Demo Company", timezone="Europe/Berlin")
         tenant = await update_tenant_settings(session, tenant_id=tenant.id, level_thresholds=LEVEL_THRESHOLDS)
     summary = DemoSummary(tenant=tenant.slug)
-    taken = await catalog.journeys_by_slugs(session, tenant_id=tenant.id, slugs=[j.slug for j in JOURNEYS])
+    taken = await catalog_reads.journeys_by_slugs(session, tenant_id=tenant.id, slugs=[j.slug for j in JOURNEYS])
     for spec in JOURNEYS:
         if spec.slug in taken:
             summary.existing.append(spec.slug)
@@ -331,7 +333,7 @@ async def load_demo(session: AsyncSession) -> DemoSummary:
         if spec.publish:
             await catalog.publish_journey(session, tenant_id=tenant.id, journey_id=journey.id)
         summary.created.append(spec.slug)
-    journeys = await catalog.journeys_by_slugs(session, tenant_id=tenant.id, slugs=[j.slug for j in JOURNEYS])
+    journeys = await catalog_reads.journeys_by_slugs(session, tenant_id=tenant.id, slugs=[j.slug for j in JOURNEYS])
     summary.rewards_created = await _load_rewards(session, tenant=tenant, journeys=journeys)
     summary.user_progress_created = await _load_user_progress(
         session, tenant=tenant, journey=journeys.get(DEMO_USER_JOURNEY)
@@ -410,10 +412,12 @@ async def _load_user_progress(session: AsyncSession, *, tenant: Tenant, journey:
             break
         after = (runs.items[-1].started_at, runs.items[-1].id)
     instance = await progress.start_journey(session, viewer_tenant=tenant, user_id=user.id, journey_id=journey.id)
-    events = (await catalog.events_of_journeys(session, tenant_id=tenant.id, journey_ids=[journey.id]))[journey.id]
+    events = (await catalog_reads.events_of_journeys(session, tenant_id=tenant.id, journey_ids=[journey.id]))[
+        journey.id
+    ]
     for event in events:
         if event.position in DEMO_USER_COMPLETED:
-            await progress.complete_event(
+            await progress_events.complete_event(
                 session, tenant=tenant, user_id=user.id, instance_id=instance.id, journey_event_id=event.id
             )
     return True

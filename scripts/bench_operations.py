@@ -48,11 +48,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from app.catalog import reads as catalog_reads
 from app.catalog import service as catalog
 from app.config import Settings, load_settings
 from app.db import create_engine, create_session_factory, transaction
 from app.demo import DEMO_SLUG, load_demo
 from app.main import create_app
+from app.progress import events as progress_events
 from app.progress import service as progress
 from app.tenancy.credentials import mint_user_token
 from app.tenancy.service import get_or_create_user, get_tenant_by_slug
@@ -121,16 +123,16 @@ async def load_data(url: str) -> None:
                 instance = await progress.start_journey(
                     session, viewer_tenant=tenant, user_id=user.id, journey_id=journey.id
                 )
-                events = (await catalog.events_of_journeys(session, tenant_id=tenant.id, journey_ids=[journey.id]))[
-                    journey.id
-                ]
+                events = (
+                    await catalog_reads.events_of_journeys(session, tenant_id=tenant.id, journey_ids=[journey.id])
+                )[journey.id]
                 # Some variety: a third have their first event done, another third one started.
                 if n % 3 == 1:
-                    await progress.complete_event(
+                    await progress_events.complete_event(
                         session, tenant=tenant, user_id=user.id, instance_id=instance.id, journey_event_id=events[0].id
                     )
                 elif n % 3 == 2:
-                    await progress.start_event(
+                    await progress_events.start_event(
                         session,
                         tenant_id=tenant.id,
                         user_id=user.id,

@@ -16,7 +16,7 @@ from httpx_ws import WebSocketDisconnect, aconnect_ws
 from sqlalchemy import text
 from sqlmodel import col, select
 
-from app.catalog import service as catalog
+from app.catalog import reads as catalog_reads
 from app.catalog.models import JourneyStatus, Visibility
 from app.config import load_settings
 from app.demo import (
@@ -241,7 +241,7 @@ async def test_the_demo_has_rewards_and_a_user_part_way_through_a_journey(db: An
         rewards = (await session.execute(select(Reward).where(col(Reward.tenant_id) == tenant.id))).scalars().all()
         assert {1, 2, 3, 4} <= {r.required_level for r in rewards}
         assert all(r.active for r in rewards)
-        journeys = await catalog.journeys_by_slugs(session, tenant_id=tenant.id, slugs=[j.slug for j in JOURNEYS])
+        journeys = await catalog_reads.journeys_by_slugs(session, tenant_id=tenant.id, slugs=[j.slug for j in JOURNEYS])
         scoped = [r for r in rewards if r.resource_type is not None]
         assert len(scoped) == 1
         assert scoped[0].resource_type == "journey"
@@ -312,7 +312,7 @@ async def test_the_demo_has_a_published_onboarding_with_a_classification_form(db
 
         # and three segments, each recommending at least one published, public demo journey
         assert len(form["segments"]) == 3
-        journeys = await catalog.journeys_by_slugs(session, tenant_id=tenant.id, slugs=[j.slug for j in JOURNEYS])
+        journeys = await catalog_reads.journeys_by_slugs(session, tenant_id=tenant.id, slugs=[j.slug for j in JOURNEYS])
         startable = {
             str(j.id)
             for j in journeys.values()

@@ -14,7 +14,8 @@ from sqlalchemy import text
 
 from app.graphql.relay import local_id, to_global_id
 from app.progress.clock import local_date
-from app.progress.service import start_event, start_journey
+from app.progress.events import start_event
+from app.progress.service import start_journey
 from app.tenancy.models import Tenant
 from tests.catalog_support import REORDER_EVENTS, UPDATE_EVENT, bulk_journeys, mutate
 from tests.conftest import Actors, GraphQLClient, StatementCounter

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import DomainError, ErrorCode
 from app.progress.clock import local_date, resolve_timezone, viewer_local_date, whole_local_days
+from app.progress.events import complete_event, start_event
 from app.progress.models import EventStatus, InstanceStatus, JourneyInstance, event_instance_id
 from app.progress.reads import (
     instance_events,
@@ -24,14 +25,7 @@ from app.progress.reads import (
     progress,
     today_events,
 )
-from app.progress.service import (
-    abandon_journey,
-    complete_event,
-    resume_journey,
-    start_event,
-    start_journey,
-    suspend_journey,
-)
+from app.progress.service import abandon_journey, resume_journey, start_journey, suspend_journey
 from app.tenancy.models import Tenant, User
 from tests.conftest import Actors, LiveServer, StatementCounter
 from tests.progress_support import (

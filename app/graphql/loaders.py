@@ -12,7 +12,7 @@ from strawberry.dataloader import DataLoader
 from app.avatars import authoring as avatars
 from app.avatars import service as avatar_sessions
 from app.avatars.models import Avatar, AvatarSession
-from app.catalog import service as catalog
+from app.catalog import reads as catalog
 from app.catalog.models import Journey, JourneyEvent
 from app.onboarding import completion, reads
 from app.onboarding.models import Classification, Onboarding, OnboardingJourney, OnboardingLog, OnboardingStep

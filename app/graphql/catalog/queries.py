@@ -6,7 +6,7 @@ from typing import Annotated
 
 import strawberry
 
-from app.catalog import service
+from app.catalog import reads
 from app.catalog.models import Journey, JourneyStatus, Visibility
 from app.graphql.catalog.types import JourneyNode, visible_journey
 from app.graphql.context import Info
@@ -21,7 +21,7 @@ def _journey_key(journey: Journey) -> tuple[object, ...]:
 
 
 async def _catalogue_page(
-    info: Info, *, list_name: str, first: int, after: str | None, filter: service.CatalogueFilter
+    info: Info, *, list_name: str, first: int, after: str | None, filter: reads.CatalogueFilter
 ) -> Connection[JourneyNode]:
     viewer = await info.context.viewer()
     filters = {
@@ -39,7 +39,7 @@ async def _catalogue_page(
         filters=filters,
     )
     async with info.context.db.read() as session:
-        page = await service.list_journeys(
+        page = await reads.list_journeys(
             session,
             tenant_id=viewer.tenant_id,
             filter=filter,
@@ -71,7 +71,7 @@ class CatalogQuery:
             list_name="journeys",
             first=first,
             after=after,
-            filter=service.CatalogueFilter(category=category, search=search),
+            filter=reads.CatalogueFilter(category=category, search=search),
         )
 
     @strawberry.field(description="Admins: every journey of the tenant, any status or visibility, newest first.")
@@ -92,7 +92,7 @@ class CatalogQuery:
             list_name="adminJourneys",
             first=first,
             after=after,
-            filter=service.CatalogueFilter(
+            filter=reads.CatalogueFilter(
                 category=category,
                 search=search,
                 statuses=(status,) if status else (),

@@ -21,7 +21,7 @@ from app.graphql.relay import local_id
 from app.graphql.rewards.types import RewardNode
 from app.graphql.scalars import JSON, json_argument
 from app.modelbase import utcnow
-from app.progress import service
+from app.progress import events, service
 from app.progress.models import JourneyInstance
 
 InstanceId = Annotated[strawberry.ID, strawberry.argument(description="The journey instance's id.")]
@@ -128,7 +128,7 @@ class ProgressMutation:
         event_key = local_id(journey_event_id, "JourneyEvent")
         return await write_payload(
             info,
-            lambda s: service.start_event(
+            lambda s: events.start_event(
                 s,
                 tenant_id=viewer.tenant_id,
                 user_id=viewer.user_id,
@@ -153,7 +153,7 @@ class ProgressMutation:
         event_key = local_id(journey_event_id, "JourneyEvent")
         return await write_payload(
             info,
-            lambda s: service.complete_event(
+            lambda s: events.complete_event(
                 s,
                 tenant=viewer.tenant,
                 user_id=viewer.user_id,
@@ -166,7 +166,7 @@ class ProgressMutation:
         )
 
 
-def _completed(done: service.CompleteEventResult) -> CompleteEventPayload:
+def _completed(done: events.CompleteEventResult) -> CompleteEventPayload:
     at = done.event_instance.completed_at or utcnow()
     return CompleteEventPayload(
         event_instance=EventInstanceNode.from_state(done.event_instance),
