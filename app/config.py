@@ -48,6 +48,7 @@ class Settings:
     livekit_timeout: float = 10.0
     livekit_reconcile_interval: float = 60.0
     log_level: str = "INFO"
+    log_format: str = "text"
 
     @property
     def production(self) -> bool:
@@ -159,6 +160,13 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     livekit_timeout = _seconds(environ, "LIVEKIT_TIMEOUT", 10.0, allow_zero=False)
     livekit_reconcile_interval = _seconds(environ, "LIVEKIT_RECONCILE_INTERVAL", 60.0, allow_zero=True)
 
+    log_level = (environ.get("JOURNEYS_LOG_LEVEL") or "INFO").strip().upper()
+    if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise ConfigError(f"JOURNEYS_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {log_level!r}")
+    log_format = (environ.get("JOURNEYS_LOG_FORMAT") or ("json" if production else "text")).strip().lower()
+    if log_format not in {"json", "text"}:
+        raise ConfigError(f"JOURNEYS_LOG_FORMAT must be json or text, got {log_format!r}")
+
     return Settings(
         env=env,
         data_dir=data_dir,
@@ -180,7 +188,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         livekit_api_secret=livekit[2],
         livekit_timeout=livekit_timeout,
         livekit_reconcile_interval=livekit_reconcile_interval,
-        log_level=(environ.get("JOURNEYS_LOG_LEVEL") or "INFO").upper(),
+        log_level=log_level,
+        log_format=log_format,
     )
 
 

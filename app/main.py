@@ -24,6 +24,7 @@ from app.db import resolve_database_url
 from app.graphql.limits import MAX_BODY_BYTES
 from app.graphql.schema import create_schema
 from app.graphql.view import JourneysGraphQL
+from app.logs import CURRENT_REQUEST, RequestLog
 from app.metrics import METRICS
 from app.migrate import current_revision, head_revision
 from app.realtime.ably import AblyMirror
@@ -45,6 +46,8 @@ class RequestContextMiddleware:
         headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
         request_id = headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        # Every log record written while this request is handled carries its id (app/logs.py).
+        CURRENT_REQUEST.set(RequestLog(request_id))
         if scope["type"] == "websocket":
             await self.app(scope, receive, send)
             return
@@ -86,7 +89,6 @@ class RequestContextMiddleware:
                 scope.get("path"),
                 status,
                 elapsed * 1000,
-                extra={"request_id": request_id},
             )
 
 

@@ -106,6 +106,21 @@ def test_unknown_environment_names_are_refused() -> None:
         load_settings({"JOURNEYS_ENV": "prod", "JOURNEYS_JWT_SECRET": GOOD_SECRET})
 
 
+def test_logs_are_json_in_production_and_text_elsewhere_unless_chosen() -> None:
+    production = {"JOURNEYS_ENV": "production", "JOURNEYS_JWT_SECRET": GOOD_SECRET}
+    assert load_settings(production).log_format == "json"
+    assert load_settings({**production, "JOURNEYS_LOG_FORMAT": "TEXT"}).log_format == "text"
+    assert load_settings({"JOURNEYS_JWT_SECRET": GOOD_SECRET}).log_format == "text"
+    assert load_settings({"JOURNEYS_JWT_SECRET": GOOD_SECRET, "JOURNEYS_LOG_FORMAT": "json"}).log_format == "json"
+    assert load_settings({"JOURNEYS_JWT_SECRET": GOOD_SECRET, "JOURNEYS_LOG_LEVEL": " debug"}).log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(("variable", "value"), [("JOURNEYS_LOG_FORMAT", "xml"), ("JOURNEYS_LOG_LEVEL", "chatty")])
+def test_unknown_log_formats_and_levels_are_refused(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        load_settings({"JOURNEYS_JWT_SECRET": GOOD_SECRET, variable: value})
+
+
 # ---------------------------------------------------------------- the command
 
 

@@ -1,9 +1,11 @@
 """`journeys serve` as a real process: a graceful shutdown (SIGTERM) closes open websockets with
-1001 Going Away (SPEC §12), in one process and with worker processes, and exits cleanly."""
+1001 Going Away (SPEC §12), in one process and with worker processes, and exits cleanly; its
+logs are structured, each record naming its request and operation."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 
 import httpx
@@ -42,3 +44,37 @@ async def test_a_graceful_shutdown_closes_websockets_with_1001(
         assert await asyncio.wait_for(server.process.wait(), 20) in (0, -signal.SIGTERM)
     log = server.log.read_text(errors="replace")
     assert log.count("Application shutdown complete") == workers and "Traceback" not in log
+
+
+async def test_logs_are_json_lines_naming_the_request_and_the_operation(
+    actors: Actors, migrated: str, settings: Settings
+) -> None:
+    tenant = await actors.tenant()
+    environment = process_environment(migrated, settings, JOURNEYS_LOG_LEVEL="INFO", JOURNEYS_LOG_FORMAT="json")
+    directory = process_directory(settings, "logs-")
+    async with server_process(SERVE, environment, directory, "serve") as server:
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            for request_id, token, query in [
+                ("trace-titles", actors.token(tenant), "query Titles { journeys { edges { node { title } } } }"),
+                ("trace-refused", "nope", "query Who { viewer { id } }"),
+                ("trace-anonymous", actors.token(tenant), "{ viewer { externalId } }"),
+            ]:
+                response = await http.post(
+                    "/graphql",
+                    json={"query": query},
+                    headers={"authorization": f"Bearer {token}", "x-request-id": request_id},
+                )
+                assert response.headers["x-request-id"] == request_id
+        server.process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(server.process.wait(), 20)
+    lines = [line for line in server.log.read_text().splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # every line is one JSON object
+    assert all({"time", "level", "logger", "message", "request_id", "operation"} <= set(r) for r in records)
+    access = {r["request_id"]: r for r in records if r["logger"] == "app.http"}
+    assert access["trace-titles"]["operation"] == "Titles"
+    assert access["trace-titles"]["message"].startswith("POST /graphql 200 ")
+    assert access["trace-refused"]["operation"] == "Who"
+    assert access["trace-anonymous"]["operation"] == "anonymous"
+    # records outside any request (startup, shutdown) say so
+    startup = [r for r in records if r["message"] == "Application startup complete."]
+    assert startup and startup[0]["request_id"] == "-" and startup[0]["logger"] == "uvicorn.error"

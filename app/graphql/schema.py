@@ -26,6 +26,7 @@ from app.graphql.context import Info
 from app.graphql.errors import ErrorShaping
 from app.graphql.limits import MAX_TOKENS, AliasLimit, DepthLimit
 from app.graphql.node import resolve_node
+from app.graphql.observability import LogOperation
 from app.graphql.onboarding.authoring import OnboardingAuthoringMutation
 from app.graphql.onboarding.mutations import OnboardingMutation
 from app.graphql.onboarding.queries import OnboardingQuery
@@ -132,6 +133,7 @@ def create_schema(*, introspection: bool = True) -> strawberry.Schema:
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
         extensions=[
             ErrorShaping,
+            LogOperation,
             CloseSession,
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             # A fresh extension per request (they hold the request's state); the LRU caches
