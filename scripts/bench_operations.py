@@ -52,7 +52,8 @@ from app.catalog import reads as catalog_reads
 from app.catalog import service as catalog
 from app.config import Settings, load_settings
 from app.db import create_engine, create_session_factory, transaction
-from app.demo import DEMO_SLUG, load_demo
+from app.demo import load_demo
+from app.demo_content import DEMO_SLUG
 from app.main import create_app
 from app.progress import events as progress_events
 from app.progress import service as progress

@@ -19,14 +19,14 @@ from sqlmodel import col, select
 from app.catalog import reads as catalog_reads
 from app.catalog.models import JourneyStatus, Visibility
 from app.config import load_settings
-from app.demo import (
+from app.demo import load_demo
+from app.demo_content import (
     DEMO_USER,
     DEMO_USER_COMPLETED,
     DEMO_USER_JOURNEY,
     JOURNEYS,
     ONBOARDING_SLUG,
     ONBOARDING_STEPS,
-    load_demo,
 )
 from app.main import create_app
 from app.migrate import head_revision
