@@ -1,8 +1,5 @@
-"""Ably: token requests for clients, and the mirror that publishes every stored event to Ably.
-
-Token requests are signed here with ``ABLY_API_KEY`` (the SDK's ``create_token_request``,
-no network call); a client hands one to its Ably SDK's ``authCallback``, which exchanges it
-with Ably for a token that may only subscribe to the one channel it names.
+"""The Ably mirror: publishing every stored event to Ably (token requests for clients are
+app/realtime/ably_tokens.py).
 
 The mirror runs in every server process when the key is set, apart from any request, so a
 slow or failing Ably never touches a mutation. It polls the event store (it does not depend
@@ -29,7 +26,6 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import lru_cache
 from typing import Any
 
 from ably import AblyException, AblyRest
@@ -39,14 +35,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.config import Settings
 from app.db import SessionFactory, transaction
-from app.errors import DomainError, ErrorCode
 from app.realtime.models import AblyCursor, OutboxEvent
+from app.realtime.store import channels_of
 from app.tenancy.models import Tenant
 
 log = logging.getLogger(__name__)
 
-TOKEN_TTL_MS = 60 * 60 * 1000
-SUBSCRIBE = "subscribe"
 # Events read per claimed batch, and the size of one publish request (Ably caps a publish at 64 KiB).
 BATCH_EVENTS = 100
 MAX_PUBLISH_MESSAGES = 100
@@ -60,64 +54,6 @@ HTTP_REQUEST_TIMEOUT = 10.0
 CURSORS = AblyCursor.__table__  # type: ignore[attr-defined]
 OUTBOX = OutboxEvent.__table__  # type: ignore[attr-defined]
 TENANTS = Tenant.__table__  # type: ignore[attr-defined]
-
-
-def user_channel(tenant_id: uuid.UUID, user_id: uuid.UUID) -> str:
-    """A user's channel: their own events."""
-    return f"user:{tenant_id}:{user_id}"
-
-
-def admin_channel(tenant_id: uuid.UUID) -> str:
-    """A tenant's admin channel: every event of the tenant."""
-    return f"admin:{tenant_id}"
-
-
-def event_channels(tenant_id: uuid.UUID, user_id: uuid.UUID | None) -> list[str]:
-    """Where an event goes: its user's channel (if it has a user) and the admin channel."""
-    admin = admin_channel(tenant_id)
-    return [admin] if user_id is None else [user_channel(tenant_id, user_id), admin]
-
-
-# ---------------------------------------------------------------- token requests
-
-
-@dataclass(frozen=True)
-class AblyTokenRequest:
-    """A signed Ably token request, field for field what Ably's ``requestToken`` takes."""
-
-    key_name: str
-    client_id: str
-    capability: str
-    timestamp: int
-    nonce: str
-    mac: str
-    ttl: int
-
-
-@lru_cache(maxsize=4)
-def _signer(api_key: str) -> Any:
-    # Building a client costs tens of milliseconds; signing never uses its connection.
-    return AblyRest(key=api_key)
-
-
-async def create_token_request(*, settings: Settings, client_id: str, channel: str) -> AblyTokenRequest:
-    """A token request letting ``client_id`` subscribe to ``channel`` only, for an hour."""
-    if not settings.ably_api_key:
-        raise DomainError(ErrorCode.NOT_CONFIGURED, "Ably is not configured on this server")
-    params = {"client_id": client_id, "capability": {channel: [SUBSCRIBE]}, "ttl": TOKEN_TTL_MS}
-    request = await _signer(settings.ably_api_key).auth.create_token_request(params, query_time=False)
-    return AblyTokenRequest(
-        key_name=request.key_name,
-        client_id=request.client_id,
-        capability=request.capability,
-        timestamp=int(request.timestamp),
-        nonce=request.nonce,
-        mac=request.mac,
-        ttl=int(request.ttl),
-    )
-
-
-# ---------------------------------------------------------------- the mirror
 
 
 def create_client(settings: Settings) -> Any:
@@ -160,7 +96,9 @@ def _event(row: Any) -> _Event:
         "data": row.data,
     }
     size = len(json.dumps(payload, separators=(",", ":")).encode()) + len(row.type) + 32
-    return _Event(row.id, row.type, event_channels(row.tenant_id, row.user_id), payload, size)
+    return _Event(
+        row.id, row.type, [channel.name for channel in channels_of(row.tenant_id, row.user_id)], payload, size
+    )
 
 
 def _by_channel(events: Sequence[_Event]) -> dict[str, list[_Event]]:

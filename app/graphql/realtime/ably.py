@@ -11,7 +11,8 @@ from app.graphql.context import Info
 from app.graphql.errors import UserError, user_errors
 from app.graphql.realtime.types import RealtimeScope
 from app.graphql.scalars import EpochMillis
-from app.realtime import ably
+from app.realtime import ably_tokens
+from app.realtime.store import admin_channel, user_channel
 
 
 @strawberry.type(
@@ -32,7 +33,7 @@ class AblyTokenRequest:
     ttl: int = strawberry.field(description="How long the token lives once issued, in milliseconds (one hour).")
 
     @classmethod
-    def from_domain(cls, request: ably.AblyTokenRequest) -> AblyTokenRequest:
+    def from_domain(cls, request: ably_tokens.AblyTokenRequest) -> AblyTokenRequest:
         return cls(
             key_name=request.key_name,
             client_id=request.client_id,
@@ -73,11 +74,11 @@ class AblyMutation:
         if scope is RealtimeScope.ADMIN:
             if not viewer.is_admin:
                 raise DomainError(ErrorCode.FORBIDDEN, "The admin channel needs the admin role")
-            channel = ably.admin_channel(viewer.tenant_id)
+            channel = admin_channel(viewer.tenant_id).name
         else:
-            channel = ably.user_channel(viewer.tenant_id, viewer.user_id)
+            channel = user_channel(viewer.tenant_id, viewer.user_id).name
         try:
-            request = await ably.create_token_request(
+            request = await ably_tokens.create_token_request(
                 settings=info.context.runtime.settings, client_id=str(viewer.user_id), channel=channel
             )
         except DomainError as exc:

@@ -12,6 +12,7 @@ from app.graphql.errors import UserError
 from app.graphql.node import node_type
 from app.graphql.onboarding.types import ClassificationType
 from app.graphql.relay import Node, to_global_id
+from app.realtime.store import user_channel
 from app.tenancy.credentials import Role
 from app.tenancy.models import ApiKey, Tenant
 from app.tenancy.service import Viewer
@@ -37,11 +38,6 @@ class TenantNode(Node):
             timezone=tenant.timezone,
             level_thresholds=list(tenant.level_thresholds),
         )
-
-
-def user_channel(viewer: Viewer) -> str:
-    """The viewer's realtime channel name."""
-    return f"user:{viewer.tenant_id}:{viewer.user_id}"
 
 
 @strawberry.type(description="Who is asking.")
@@ -71,7 +67,7 @@ class ViewerType:
             role=viewer.role,
             timezone=viewer.token_timezone or viewer.user.timezone or viewer.tenant.timezone or "UTC",
             tenant=TenantNode.from_model(viewer.tenant),
-            channel_name=user_channel(viewer),
+            channel_name=user_channel(viewer.tenant_id, viewer.user_id).name,
             user_key=viewer.user_id,
         )
 
