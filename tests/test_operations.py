@@ -38,7 +38,7 @@ from app.progress.clock import local_date
 from app.progress.models import InstanceStatus
 from app.progress.reads import my_instances, progress, today_events
 from app.rewards.models import Reward
-from app.rewards.service import user_rewards, xp_summary
+from app.rewards.reads import user_rewards, xp_summary
 from app.tenancy.credentials import Role, mint_user_token
 from app.tenancy.models import Tenant, User
 from app.tenancy.service import create_api_key, get_tenant_by_slug

@@ -15,7 +15,8 @@ from app.errors import DomainError, ErrorCode, InvalidInput
 from app.rewards.authoring import RewardFields, create_reward, deactivate_reward, update_reward
 from app.rewards.levels import LevelProgress, level_for, level_progress
 from app.rewards.models import Reward
-from app.rewards.service import AwardResult, award_xp, list_rewards_for_user, xp_history, xp_summary
+from app.rewards.reads import list_rewards_for_user, xp_history, xp_summary
+from app.rewards.service import AwardResult, award_xp
 from app.tenancy.models import DEFAULT_LEVEL_THRESHOLDS, Tenant, User
 from app.tenancy.service import update_tenant_settings
 from tests.conftest import Actors, LiveServer

@@ -20,7 +20,7 @@ from app.pagination import Page
 from app.progress import reads as progress
 from app.progress.models import JourneyInstance, JourneyLog
 from app.rewards import authoring as rewards
-from app.rewards import service as xp
+from app.rewards import reads as xp
 from app.rewards.models import Reward
 
 if TYPE_CHECKING:

@@ -31,7 +31,8 @@ from app.progress.reads import EventState, event_state
 from app.progress.service import XP_RESOURCE_TYPE, check_metadata, instance_for, record, write_log
 from app.realtime.outbox import EventType
 from app.rewards.models import Reward
-from app.rewards.service import AwardResult, award_xp, current_level
+from app.rewards.reads import current_level
+from app.rewards.service import AwardResult, award_xp
 from app.tenancy.models import Tenant
 
 

@@ -17,7 +17,7 @@ from app.graphql.resources import resource_id_in
 from app.graphql.rewards.types import RewardInput, RewardNode, RewardPayload
 from app.rewards import authoring
 from app.rewards.models import Reward
-from app.rewards.service import UserReward
+from app.rewards.reads import UserReward
 
 RewardId = Annotated[strawberry.ID, strawberry.argument(description="The reward's id.")]
 

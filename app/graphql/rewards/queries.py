@@ -10,7 +10,7 @@ from app.graphql.context import Info
 from app.graphql.relay import DEFAULT_PAGE_SIZE, Connection, PageRequest
 from app.graphql.resources import resource_id_in
 from app.graphql.rewards.types import RewardNode, XpSummaryType
-from app.rewards import service
+from app.rewards import reads
 
 First = Annotated[int, strawberry.argument(description="Page size, 1..100.")]
 After = Annotated[str | None, strawberry.argument(description="Cursor of the item to continue after.")]
@@ -23,7 +23,7 @@ ResourceId = Annotated[
 ]
 
 
-def _reward_key(state: service.UserReward) -> tuple[object, ...]:
+def _reward_key(state: reads.UserReward) -> tuple[object, ...]:
     return (state.reward.required_level, state.reward.title, state.reward.id)
 
 
@@ -36,7 +36,7 @@ class RewardsQuery:
         viewer = await info.context.viewer()
         stored_id = resource_id_in(resource_type, resource_id, field="resourceId")
         async with info.context.db.read() as session:
-            summary = await service.xp_summary(
+            summary = await reads.xp_summary(
                 session,
                 tenant=viewer.tenant,
                 user_id=viewer.user_id,
@@ -76,7 +76,7 @@ class RewardsQuery:
             filters={"resourceType": resource_type, "resourceId": stored_id},
         )
         async with info.context.db.read() as session:
-            page = await service.list_rewards_for_user(
+            page = await reads.list_rewards_for_user(
                 session,
                 tenant=viewer.tenant,
                 user_id=viewer.user_id,

@@ -13,7 +13,7 @@ from app.graphql.errors import UserError
 from app.graphql.node import node_type
 from app.graphql.relay import DEFAULT_PAGE_SIZE, Connection, Node, PageRequest, to_global_id
 from app.graphql.resources import resource_id_out
-from app.rewards import service
+from app.rewards import reads
 from app.rewards.models import Reward, XpEntry
 
 
@@ -38,7 +38,7 @@ class RewardNode(Node):
     )
 
     @classmethod
-    def from_state(cls, state: service.UserReward) -> RewardNode:
+    def from_state(cls, state: reads.UserReward) -> RewardNode:
         reward = state.reward
         return cls(
             id=to_global_id("Reward", reward.id),
@@ -56,7 +56,7 @@ class RewardNode(Node):
     @classmethod
     def unlocked_now(cls, reward: Reward, at: datetime) -> RewardNode:
         """A reward an award has just unlocked."""
-        return cls.from_state(service.UserReward(reward=reward, unlocked=True, unlocked_at=at))
+        return cls.from_state(reads.UserReward(reward=reward, unlocked=True, unlocked_at=at))
 
 
 @node_type("Reward")
@@ -125,7 +125,7 @@ class XpSummaryType:
             filters={"resourceType": self.resource_type, "resourceId": self.stored_resource_id},
         )
         async with info.context.db.read() as session:
-            page = await service.xp_history(
+            page = await reads.xp_history(
                 session,
                 tenant_id=viewer.tenant_id,
                 user_id=viewer.user_id,
