@@ -36,7 +36,8 @@ from app.onboarding.models import Onboarding, OnboardingStatus
 from app.onboarding.reads import steps_of_onboardings
 from app.progress.clock import local_date
 from app.progress.models import InstanceStatus
-from app.progress.reads import my_instances, progress, today_events
+from app.progress.reads import my_instances, progress
+from app.progress.today import today_events
 from app.rewards.models import Reward
 from app.rewards.reads import user_rewards, xp_summary
 from app.tenancy.credentials import Role, mint_user_token

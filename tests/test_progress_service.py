@@ -23,9 +23,9 @@ from app.progress.reads import (
     journey_logs,
     my_instances,
     progress,
-    today_events,
 )
 from app.progress.service import abandon_journey, resume_journey, start_journey, suspend_journey
+from app.progress.today import today_events
 from app.tenancy.models import Tenant, User
 from tests.conftest import Actors, LiveServer, StatementCounter
 from tests.progress_support import (

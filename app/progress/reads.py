@@ -1,4 +1,5 @@
-"""Reading progress: runs, their events with statuses, progress, logs and today's events.
+"""Reading progress: runs, their events with statuses, progress and logs (today's events:
+app/progress/today.py).
 
 The batched readers take many instance ids and answer in one statement, for dataloaders.
 """
@@ -11,12 +12,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import and_, func
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.catalog.models import Journey, JourneyEvent
+from app.catalog.models import JourneyEvent
 from app.pagination import Page, fetch_page
 from app.progress.models import (
     EventInstance,
@@ -60,15 +61,6 @@ class Progress:
         return self.completed_events * 100 // self.total_events if self.total_events else 0
 
 
-@dataclass(frozen=True)
-class TodayGroup:
-    """One active run and its events actionable on a day."""
-
-    instance: JourneyInstance
-    journey: Journey
-    events: list[EventState]
-
-
 def scheduled_on(
     started_on: date, shift_days: int, journey_event: JourneyEvent, row: EventInstance | None
 ) -> date | None:
@@ -100,7 +92,7 @@ def event_state(
     )
 
 
-def _event_row_join() -> Any:
+def event_row_join() -> Any:
     return and_(
         col(EventInstance.instance_id) == col(JourneyInstance.id),
         col(EventInstance.journey_event_id) == col(JourneyEvent.id),
@@ -196,7 +188,7 @@ async def instance_events(
         )
         .select_from(JourneyInstance)
         .join(JourneyEvent, col(JourneyEvent.journey_id) == col(JourneyInstance.journey_id))
-        .outerjoin(EventInstance, _event_row_join())
+        .outerjoin(EventInstance, event_row_join())
         .where(col(JourneyInstance.tenant_id) == tenant_id, col(JourneyInstance.id).in_(instance_ids))
     )
     if status is EventStatus.NOT_STARTED:
@@ -240,7 +232,7 @@ async def progress(
         select(col(JourneyInstance.id), func.count(col(JourneyEvent.id)), completed)
         .select_from(JourneyInstance)
         .outerjoin(JourneyEvent, col(JourneyEvent.journey_id) == col(JourneyInstance.journey_id))
-        .outerjoin(EventInstance, _event_row_join())
+        .outerjoin(EventInstance, event_row_join())
         .where(col(JourneyInstance.tenant_id) == tenant_id, col(JourneyInstance.id).in_(instance_ids))
         .group_by(col(JourneyInstance.id))
     )
@@ -294,45 +286,3 @@ async def journey_logs(
         after_id=int(after[0]) if after else None,
     )
     return pages[instance_id]
-
-
-async def today_events(
-    session: AsyncSession, *, tenant_id: uuid.UUID, user_id: uuid.UUID, local_date: date
-) -> list[TodayGroup]:
-    """Per ACTIVE run (oldest started first): its events not completed that are actionable on
-    ``local_date`` — scheduled ones due or overdue by position, then unscheduled ones by
-    position. Future events and runs with nothing to do are left out. One query."""
-    due_on = col(JourneyInstance.started_on) + col(JourneyEvent.day_offset) + col(JourneyInstance.shift_days)
-    query = (
-        select(JourneyInstance, Journey, JourneyEvent, EventInstance)
-        .join(Journey, col(Journey.id) == col(JourneyInstance.journey_id))
-        .join(JourneyEvent, col(JourneyEvent.journey_id) == col(JourneyInstance.journey_id))
-        .outerjoin(EventInstance, _event_row_join())
-        .where(
-            col(JourneyInstance.tenant_id) == tenant_id,
-            col(JourneyInstance.user_id) == user_id,
-            col(JourneyInstance.status) == InstanceStatus.ACTIVE,
-            or_(col(EventInstance.id).is_(None), col(EventInstance.status) != EventStatus.COMPLETED),
-            or_(col(JourneyEvent.day_offset).is_(None), due_on <= local_date),
-        )
-        .order_by(
-            col(JourneyInstance.started_at),
-            col(JourneyInstance.id),
-            col(JourneyEvent.day_offset).is_(None),
-            col(JourneyEvent.position),
-        )
-    )
-    groups: list[TodayGroup] = []
-    for instance, journey, journey_event, row in (await session.execute(query)).all():
-        if not groups or groups[-1].instance.id != instance.id:
-            groups.append(TodayGroup(instance=instance, journey=journey, events=[]))
-        groups[-1].events.append(
-            event_state(
-                instance_id=instance.id,
-                started_on=instance.started_on,
-                shift_days=instance.shift_days,
-                journey_event=journey_event,
-                row=row,
-            )
-        )
-    return groups

@@ -12,11 +12,11 @@ import strawberry
 from app.errors import NotFound
 from app.graphql.context import Info
 from app.graphql.onboarding.forms import ClassificationResult, FormResponseInput, responses_of
+from app.graphql.onboarding.report import OnboardingReport
 from app.graphql.onboarding.types import (
     ClassificationType,
     OnboardingJourneyNode,
     OnboardingNode,
-    OnboardingReport,
     visible_onboarding,
     visible_onboarding_journey,
 )

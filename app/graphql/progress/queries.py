@@ -19,7 +19,7 @@ from app.graphql.progress.types import (
     visible_instance,
 )
 from app.graphql.relay import DEFAULT_PAGE_SIZE, Connection, PageRequest, local_id
-from app.progress import reads
+from app.progress import reads, today
 from app.progress.clock import viewer_local_date
 from app.progress.models import InstanceStatus, JourneyInstance
 
@@ -152,7 +152,7 @@ class ProgressQuery:
             tenant_timezone=viewer.tenant.timezone,
         )
         async with info.context.db.read() as session:
-            groups = await reads.today_events(
+            groups = await today.today_events(
                 session, tenant_id=viewer.tenant_id, user_id=viewer.user_id, local_date=day
             )
         return [
