@@ -15,7 +15,7 @@ import httpx
 
 from app.config import Settings
 from tests.conftest import TEST_SECRET
-from tests.realtime_support import free_port
+from tests.realtime_support import free_port, terminate
 
 START_TIMEOUT = 30.0
 
@@ -77,13 +77,7 @@ async def server_process(
         await _wait_until_ready(server)
         yield server
     finally:
-        if process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 15)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        await terminate(process, within=15)
 
 
 async def _wait_until_ready(server: ServerProcess) -> None:

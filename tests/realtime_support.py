@@ -28,6 +28,18 @@ def free_port() -> int:
         return port
 
 
+async def terminate(process: asyncio.subprocess.Process, *, within: float) -> None:
+    """SIGTERM, then SIGKILL if it has not exited ``within`` seconds; waits for the exit."""
+    if process.returncode is not None:
+        return
+    process.terminate()
+    try:
+        await asyncio.wait_for(process.wait(), within)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+
+
 def redis_server_binary() -> str:
     """The `redis-server` executable, or a test failure naming how to install it."""
     binary = shutil.which("redis-server")
@@ -91,14 +103,8 @@ class RedisServer:
     async def stop(self) -> None:
         """Stop the server (SIGTERM, as a restart would) and wait for it to exit."""
         process, self._process = self._process, None
-        if process is None or process.returncode is not None:
-            return
-        process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), 10)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
+        if process is not None:
+            await terminate(process, within=10)
 
     async def _answers_ping(self) -> bool:
         try:
