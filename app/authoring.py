@@ -38,10 +38,10 @@ async def slug_taken(
 
 @dataclass(frozen=True)
 class Positions(Generic[Item]):
-    """Rows of ``model`` kept at positions 1..n
-    under the parent named by ``parent``, their foreign-key column. Every change takes the
-    parent's row lock first, which serialises changes to its items; the unique position
-    constraint is deferrable, so a reorder may permute positions within its transaction."""
+    """Rows of ``model`` kept at positions 1..n under the parent named by ``parent``, their
+    foreign-key column. Every change takes the parent's row lock first, which serialises
+    changes to its items; the unique position constraint is deferrable, so a reorder may
+    permute positions within its transaction."""
 
     model: type[Item]
     parent: Any
