@@ -6,14 +6,16 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
+import jwt
 import pytest
-from httpx_ws import aconnect_ws
+from httpx_ws import WebSocketDisconnect, aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -30,6 +32,7 @@ from app.realtime.store import StoredEvent
 from app.runtime import Runtime
 from app.tenancy.credentials import Role
 from app.tenancy.models import Tenant
+from app.tenancy.service import create_api_key, revoke_api_key
 from tests.catalog_support import mutate
 from tests.conftest import Actors, GraphQLClient, LiveServer
 from tests.progress_support import make_journey, make_user
@@ -394,6 +397,62 @@ async def test_an_unexpected_failure_in_connection_init_closes_with_4500(
         await runtime.close()
     (record,) = [r for r in caplog.records if "websocket message" in r.getMessage()]
     assert "'connection_init'" in record.getMessage() and record.exc_info is not None
+
+
+async def _closed(ws: Any, within: float = 10) -> tuple[int, str]:
+    """Wait for the server to close the socket: its close code and reason."""
+    try:
+        while True:
+            message = await ws.receive_json(timeout=within)
+            if message.get("type") == "ping":
+                await ws.send_json({"type": "pong"})
+    except WebSocketDisconnect as closed:
+        return closed.code, closed.reason or ""
+
+
+async def test_a_socket_closes_with_4403_when_its_token_expires(actors: Actors, server: LiveServer) -> None:
+    tenant = await actors.tenant()
+    journey_id, _ = await _journey_id(actors, tenant)
+    alice = actors.user(tenant, "alice")
+    channel = await _channel(alice)
+    token = actors.token(tenant, "alice", ttl_seconds=3)
+    expires_at = jwt.decode(token, options={"verify_signature": False})["exp"]
+    async with graphql_socket(actors.http, token) as socket:
+        # until it expires, the subscription works
+        await _subscribed(server, socket, "1", USER_EVENTS, channel)
+        await _start(alice, journey_id)
+        (started,) = await socket.events("1", 1)
+        assert started["type"] == "journey.started"
+        # then the socket is closed, not left delivering on an expired credential
+        code, reason = await _closed(socket.ws)
+        assert (code, reason) == (4403, "Credential expired")
+        assert time.time() >= expires_at - 0.05
+
+
+async def test_a_socket_closes_with_4403_when_its_api_key_is_revoked(actors: Actors, server: LiveServer) -> None:
+    tenant = await actors.tenant()
+    async with actors.db() as session:
+        _kept, kept_secret = await create_api_key(session, tenant_id=tenant.id, name="kept")
+        revoked, revoked_secret = await create_api_key(session, tenant_id=tenant.id, name="revoked")
+    # The same view, checking keys every 0.1 s (60 s by default), served in-process.
+    view = JourneysGraphQL(create_schema(), server.runtime)
+    view.credential_check_interval = 0.1
+    app = Starlette(routes=[WebSocketRoute("/graphql", view)])
+    async with (
+        ASGIWebSocketTransport(app) as transport,
+        httpx.AsyncClient(transport=transport, base_url="http://in-process") as http,
+        graphql_socket(http, kept_secret) as kept_socket,
+        graphql_socket(http, revoked_secret) as revoked_socket,
+    ):
+        for socket in (kept_socket, revoked_socket):
+            await socket.subscribe("1", ADMIN_EVENTS)
+        assert await revoked_socket.quiet("1", 0.5) == []  # several checks pass while the key is valid
+        async with actors.db() as session:
+            await revoke_api_key(session, tenant_id=tenant.id, key_id=revoked.id)
+        assert await _closed(revoked_socket.ws, within=5) == (4403, "Credential revoked")
+        # the other key's socket stays open
+        await kept_socket.ws.send_json({"type": "ping"})
+        assert (await kept_socket.ws.receive_json(timeout=5))["type"] == "pong"
 
 
 # ---------------------------------------------------------------- the delivery machinery itself

@@ -87,6 +87,11 @@ class Context:
         """Forget cached loads (after a write committed, they may be stale)."""
         self._loaders = None
 
+    @property
+    def authenticated(self) -> Viewer | None:
+        """The viewer, if authentication already happened (no IO)."""
+        return self._viewer
+
     async def viewer(self) -> Viewer:
         """The authenticated viewer; UNAUTHENTICATED without a valid credential."""
         if self._viewer is not None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -16,13 +19,17 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, Message
 
 from app.errors import DomainError
 from app.graphql.context import Context, bearer_credential
+from app.modelbase import utcnow
 from app.runtime import Runtime
+from app.tenancy.service import Viewer, api_key_active
 
 log = logging.getLogger("app.graphql")
+# How often a websocket authenticated by an API key checks that the key is not revoked.
+CREDENTIAL_CHECK_INTERVAL = 60.0
 
 
 def _authorization(params: dict[str, Any] | None) -> str | None:
@@ -33,9 +40,54 @@ def _authorization(params: dict[str, Any] | None) -> str | None:
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
-    """graphql-transport-ws as Strawberry speaks it, except that an unexpected failure while
-    handling a message (say the database is down during connection_init) closes the socket
-    with 4500 Internal Server Error instead of tearing the connection down unexplained."""
+    """graphql-transport-ws as Strawberry speaks it, plus:
+
+    - an unexpected failure while handling a message (say the database is down during
+      connection_init) closes the socket with 4500 Internal Server Error instead of tearing
+      the connection down unexplained;
+    - the credential of `connection_init` is watched for as long as the socket lives: when a
+      user JWT expires, or an API key is revoked (checked every ``credential_check_interval``
+      seconds), the socket closes with 4403, and a client reconnects with a fresh one
+      (graphql-ws retries 4403, calling ``connectionParams`` again).
+    """
+
+    credential_task: asyncio.Task[None] | None = None
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        await super().handle_connection_init(message)
+        viewer = self.context.authenticated
+        if self.connection_acknowledged and viewer is not None and self.credential_task is None:
+            self.credential_task = asyncio.create_task(self._watch_credential(viewer))
+
+    async def _watch_credential(self, viewer: Viewer) -> None:
+        interval = getattr(self.view, "credential_check_interval", CREDENTIAL_CHECK_INTERVAL)
+        while True:
+            if viewer.expires_at is not None:
+                await asyncio.sleep(max(0.0, (viewer.expires_at - utcnow()).total_seconds()))
+                reason = "Credential expired"
+                break
+            await asyncio.sleep(interval)
+            if viewer.api_key_id is not None and not await self._api_key_active(viewer.api_key_id):
+                reason = "Credential revoked"
+                break
+        log.info("closing a websocket: %s (request %s)", reason.lower(), self.context.request_id)
+        with contextlib.suppress(RuntimeError, OSError):  # the client may have left meanwhile
+            await self.websocket.close(code=4403, reason=reason)
+
+    async def _api_key_active(self, key_id: uuid.UUID) -> bool:
+        try:
+            async with self.context.runtime.sessions() as session:
+                return await api_key_active(session, key_id=key_id)
+        except Exception:  # the database may be briefly away: keep the socket, check again later
+            log.warning("could not check a websocket's API key (request %s)", self.context.request_id, exc_info=True)
+            return True
+
+    async def shutdown(self) -> None:
+        if self.credential_task is not None:
+            self.credential_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.credential_task
+        await super().shutdown()
 
     async def handle_message(self, message: Message) -> None:
         try:
@@ -53,6 +105,7 @@ class JourneysGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI view, with our context and websocket authentication."""
 
     graphql_transport_ws_handler_class = TransportWSHandler
+    credential_check_interval = CREDENTIAL_CHECK_INTERVAL
 
     def __init__(self, schema: Any, runtime: Runtime) -> None:
         super().__init__(

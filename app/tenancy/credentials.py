@@ -7,6 +7,7 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -42,6 +43,7 @@ class TokenClaims:
     tenant_slug: str
     role: Role
     timezone: str | None
+    expires_at: datetime
 
 
 def valid_timezone(name: str) -> bool:
@@ -110,7 +112,8 @@ def read_user_token(settings: Settings, token: str) -> TokenClaims:
         raise Unauthenticated("The token's 'role' claim must be 'user' or 'admin'")
     if tz is not None and (not isinstance(tz, str) or not valid_timezone(tz)):
         raise Unauthenticated("The token's 'tz' claim is not a known IANA timezone")
-    return TokenClaims(subject=subject, tenant_slug=tenant, role=Role(role), timezone=tz)
+    expires_at = datetime.fromtimestamp(int(claims["exp"]), UTC)
+    return TokenClaims(subject=subject, tenant_slug=tenant, role=Role(role), timezone=tz, expires_at=expires_at)
 
 
 @dataclass(frozen=True)

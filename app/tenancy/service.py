@@ -7,7 +7,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, update
 from sqlalchemy.dialects.postgresql import insert
@@ -43,6 +43,8 @@ class Viewer:
     role: Role
     token_timezone: str | None = None
     api_key_id: uuid.UUID | None = None
+    # When the credential stops being valid: a JWT's `exp`; None for an API key (until revoked).
+    expires_at: datetime | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -184,6 +186,13 @@ async def revoke_api_key(session: AsyncSession, *, tenant_id: uuid.UUID, key_id:
     return key
 
 
+async def api_key_active(session: AsyncSession, *, key_id: uuid.UUID) -> bool:
+    """Whether an API key (by row id) still exists and is not revoked."""
+    revoked = await session.execute(select(ApiKey.revoked_at).where(col(ApiKey.id) == key_id))
+    row = revoked.one_or_none()
+    return row is not None and row[0] is None
+
+
 async def authenticate(session: AsyncSession, *, settings: Settings, credential: str) -> Viewer:
     """Turn a bearer credential (user JWT or API key) into a viewer."""
     if credential.startswith(API_KEY_PREFIX):
@@ -193,7 +202,9 @@ async def authenticate(session: AsyncSession, *, settings: Settings, credential:
     if tenant is None:
         raise Unauthenticated("The token names an unknown tenant")
     user = await get_or_create_user(session, tenant_id=tenant.id, external_id=claims.subject, timezone=claims.timezone)
-    return Viewer(tenant=tenant, user=user, role=claims.role, token_timezone=claims.timezone)
+    return Viewer(
+        tenant=tenant, user=user, role=claims.role, token_timezone=claims.timezone, expires_at=claims.expires_at
+    )
 
 
 async def _authenticate_api_key(session: AsyncSession, secret: str) -> Viewer:
