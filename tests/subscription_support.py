@@ -84,10 +84,17 @@ async def graphql_socket(http: httpx.AsyncClient, token: str, url: str = "/graph
         yield GraphQLSocket(ws)
 
 
-async def close_code(ws: AsyncWebSocketSession, within: float = 10) -> int:
-    """Wait for the server to close the socket; its close code."""
+async def closed(ws: AsyncWebSocketSession, within: float = 10) -> tuple[int, str]:
+    """Wait for the server to close the socket (answering its pings meanwhile): code and reason."""
     try:
         while True:
-            await ws.receive_json(timeout=within)
-    except WebSocketDisconnect as closed:
-        return closed.code
+            message = await ws.receive_json(timeout=within)
+            if isinstance(message, dict) and message.get("type") == "ping":
+                await ws.send_json({"type": "pong"})
+    except WebSocketDisconnect as ended:
+        return ended.code, ended.reason or ""
+
+
+async def close_code(ws: AsyncWebSocketSession, within: float = 10) -> int:
+    """Wait for the server to close the socket; its close code."""
+    return (await closed(ws, within))[0]

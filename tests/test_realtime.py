@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from httpx_ws import WebSocketDisconnect, aconnect_ws
+from httpx_ws import aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -43,6 +43,7 @@ from tests.subscription_support import (
     USER_EVENTS,
     GraphQLSocket,
     close_code,
+    closed,
     graphql_socket,
 )
 from tests.test_conformance import CONFORMANCE, INSTALL_HINT
@@ -399,17 +400,6 @@ async def test_an_unexpected_failure_in_connection_init_closes_with_4500(
     assert "'connection_init'" in record.getMessage() and record.exc_info is not None
 
 
-async def _closed(ws: Any, within: float = 10) -> tuple[int, str]:
-    """Wait for the server to close the socket: its close code and reason."""
-    try:
-        while True:
-            message = await ws.receive_json(timeout=within)
-            if message.get("type") == "ping":
-                await ws.send_json({"type": "pong"})
-    except WebSocketDisconnect as closed:
-        return closed.code, closed.reason or ""
-
-
 async def test_a_socket_closes_with_4403_when_its_token_expires(actors: Actors, server: LiveServer) -> None:
     tenant = await actors.tenant()
     journey_id, _ = await _journey_id(actors, tenant)
@@ -424,7 +414,7 @@ async def test_a_socket_closes_with_4403_when_its_token_expires(actors: Actors, 
         (started,) = await socket.events("1", 1)
         assert started["type"] == "journey.started"
         # then the socket is closed, not left delivering on an expired credential
-        code, reason = await _closed(socket.ws)
+        code, reason = await closed(socket.ws)
         assert (code, reason) == (4403, "Credential expired")
         assert time.time() >= expires_at - 0.05
 
@@ -449,7 +439,7 @@ async def test_a_socket_closes_with_4403_when_its_api_key_is_revoked(actors: Act
         assert await revoked_socket.quiet("1", 0.5) == []  # several checks pass while the key is valid
         async with actors.db() as session:
             await revoke_api_key(session, tenant_id=tenant.id, key_id=revoked.id)
-        assert await _closed(revoked_socket.ws, within=5) == (4403, "Credential revoked")
+        assert await closed(revoked_socket.ws, within=5) == (4403, "Credential revoked")
         # the other key's socket stays open
         await kept_socket.ws.send_json({"type": "ping"})
         assert (await kept_socket.ws.receive_json(timeout=5))["type"] == "pong"
