@@ -52,7 +52,7 @@ def _with_session(url: str, work: Callable[[Any], Awaitable[T]]) -> T:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
 
-    from app.serving import GoingAwayWebSocketProtocol
+    from app.serving import SERVER_OPTIONS
 
     url = _migrate(settings)
     if args.demo:
@@ -67,11 +67,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        ws=GoingAwayWebSocketProtocol,
         log_config=logging_config(settings),
         access_log=False,  # app.http logs each request with its id and operation
         log_level=settings.log_level.lower(),
-        timeout_graceful_shutdown=10,
+        **SERVER_OPTIONS,
     )
 
 

@@ -1,8 +1,12 @@
-"""How `journeys serve` runs under uvicorn: the websocket protocol it speaks on shutdown."""
+"""How `journeys serve` runs under uvicorn (the test suite's live server uses the same options)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+from app.graphql.limits import MAX_BODY_BYTES
 
 GOING_AWAY = 1001
 
@@ -21,3 +25,13 @@ class GoingAwayWebSocketProtocol(WebSocketsSansIOProtocol):
             # keepalive and closes the transport.
             self.close_sent = True
         super().shutdown()
+
+
+# uvicorn options shared by `journeys serve` and the tests' live server.
+SERVER_OPTIONS: dict[str, Any] = {
+    "ws": GoingAwayWebSocketProtocol,
+    # A websocket message is held to the same 1 MiB as an HTTP body (bigger: closed with 1009).
+    "ws_max_size": MAX_BODY_BYTES,
+    # On shutdown, running requests get this many seconds to finish.
+    "timeout_graceful_shutdown": 10,
+}

@@ -25,7 +25,7 @@ from app.db import embedded_server_url, ensure_database, transaction
 from app.main import create_app
 from app.migrate import upgrade_to_head_async
 from app.runtime import Runtime
-from app.serving import GoingAwayWebSocketProtocol
+from app.serving import SERVER_OPTIONS
 from app.tenancy.credentials import Role, mint_user_token
 from app.tenancy.models import Tenant
 from app.tenancy.service import create_tenant
@@ -104,7 +104,7 @@ async def server(migrated: str, settings: Settings) -> AsyncIterator[LiveServer]
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", ws=GoingAwayWebSocketProtocol)
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", **SERVER_OPTIONS)
     uv = uvicorn.Server(config)
     task = asyncio.create_task(uv.serve(sockets=[sock]))
     while not uv.started:

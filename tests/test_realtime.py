@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 
 from app.db import transaction
+from app.graphql.limits import MAX_BODY_BYTES
 from app.graphql.relay import to_global_id
 from app.graphql.schema import create_schema
 from app.graphql.view import JourneysGraphQL
@@ -375,6 +376,17 @@ async def test_the_protocol_s_close_codes(actors: Actors, server: LiveServer) ->
         aconnect_ws("/graphql", http, subprotocols=[PROTOCOL]) as ws,
     ):
         assert await close_code(ws) == 4408
+
+
+async def test_a_websocket_message_over_1_mib_closes_the_socket_with_1009(actors: Actors) -> None:
+    tenant = await actors.tenant()
+    async with graphql_socket(actors.http, actors.token(tenant)) as socket:
+        padding = " " * (MAX_BODY_BYTES + 1)
+        await socket.ws.send_text(f'{{"type": "ping"{padding}}}')
+        assert await close_code(socket.ws) == 1009  # Message Too Big
+    async with graphql_socket(actors.http, actors.token(tenant)) as socket:
+        await socket.ws.send_text(f'{{"type": "ping"{" " * (MAX_BODY_BYTES - 100)}}}')  # just under: answered
+        assert (await socket.ws.receive_json(timeout=10))["type"] == "pong"
 
 
 async def test_an_unexpected_failure_in_connection_init_closes_with_4500(
