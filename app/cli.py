@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging.config
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -49,6 +50,10 @@ def _with_session(url: str, work: Callable[[Any], Awaitable[T]]) -> T:
     return asyncio.run(run())
 
 
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
 
@@ -61,6 +66,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
         _with_session(url, load_demo)
     os.environ["DATABASE_URL"] = url  # worker processes must reach the same database
     logging.getLogger("app.cli").info("Journeys on http://%s:%s/graphql", args.host, args.port)
+    # uvicorn shuts down gracefully on SIGTERM and then raises it again: leave through Python
+    # then (exit status 143), so exit handlers run and stop the embedded PostgreSQL we started.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     uvicorn.run(
         "app.main:create_app",
         factory=True,
