@@ -60,16 +60,18 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             self.credential_task = asyncio.create_task(self._watch_credential(viewer))
 
     async def _watch_credential(self, viewer: Viewer) -> None:
-        interval = getattr(self.view, "credential_check_interval", CREDENTIAL_CHECK_INTERVAL)
-        while True:
-            if viewer.expires_at is not None:
-                await asyncio.sleep(max(0.0, (viewer.expires_at - utcnow()).total_seconds()))
-                reason = "Credential expired"
-                break
-            await asyncio.sleep(interval)
-            if viewer.api_key_id is not None and not await self._api_key_active(viewer.api_key_id):
-                reason = "Credential revoked"
-                break
+        if viewer.expires_at is not None:  # a user token: it ends at its `exp`
+            await asyncio.sleep(max(0.0, (viewer.expires_at - utcnow()).total_seconds()))
+            reason = "Credential expired"
+        elif viewer.api_key_id is not None:  # an API key: it ends when revoked
+            interval = getattr(self.view, "credential_check_interval", CREDENTIAL_CHECK_INTERVAL)
+            while True:
+                await asyncio.sleep(interval)
+                if not await self._api_key_active(viewer.api_key_id):
+                    break
+            reason = "Credential revoked"
+        else:
+            return
         log.info("closing a websocket: %s (request %s)", reason.lower(), self.context.request_id)
         with contextlib.suppress(RuntimeError, OSError):  # the client may have left meanwhile
             await self.websocket.close(code=4403, reason=reason)
