@@ -46,11 +46,20 @@ class Positions(Generic[Item]):
     model: type[Item]
     parent: Any
     label: str  # for NOT_FOUND: "Journey event"
+    parent_field: str  # the API's name of the parent's id: "journeyId"
 
     async def count(self, session: AsyncSession, parent_id: uuid.UUID) -> int:
         """How many items the parent has (the last position)."""
         total = await session.scalar(select(func.count()).where(col(self.parent) == parent_id))
         return int(total or 0)
+
+    async def next_position(self, session: AsyncSession, parent_id: uuid.UUID, *, limit: int, error: str) -> int:
+        """The position a new item takes (last); BAD_USER_INPUT ``error`` on the parent's id
+        field when the parent already has ``limit`` items."""
+        last = await self.count(session, parent_id)
+        if last >= limit:
+            raise DomainError(ErrorCode.BAD_USER_INPUT, error, field=[self.parent_field])
+        return last + 1
 
     async def ordered(self, session: AsyncSession, parent_id: uuid.UUID) -> list[Item]:
         """The parent's items in position order."""

@@ -27,7 +27,7 @@ MAX_XP = 1_000_000
 MAX_DAY_OFFSET = 3650
 MAX_DURATION_MINUTES = 7 * 24 * 60
 MAX_EVENTS = 500
-EVENTS = Positions(JourneyEvent, JourneyEvent.journey_id, "Journey event")
+EVENTS = Positions(JourneyEvent, JourneyEvent.journey_id, "Journey event", "journeyId")
 KIND_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 
@@ -231,10 +231,10 @@ async def add_event(
     """Append an event to a journey (it goes last)."""
     clean = _clean_event(values.given(), creating=True)
     journey = await lock_journey(session, tenant_id=tenant_id, journey_id=journey_id, field="journeyId")
-    last = await EVENTS.count(session, journey.id)
-    if last >= MAX_EVENTS:
-        raise DomainError(ErrorCode.BAD_USER_INPUT, f"a journey has at most {MAX_EVENTS} events", field=["journeyId"])
-    item = JourneyEvent(tenant_id=tenant_id, journey_id=journey.id, position=last + 1, **clean)
+    position = await EVENTS.next_position(
+        session, journey.id, limit=MAX_EVENTS, error=f"a journey has at most {MAX_EVENTS} events"
+    )
+    item = JourneyEvent(tenant_id=tenant_id, journey_id=journey.id, position=position, **clean)
     session.add(item)
     await session.flush()
     _record(session, journey, EventType.JOURNEY_EVENT_ADDED, eventId=str(item.id), position=item.position)

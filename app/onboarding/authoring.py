@@ -24,7 +24,7 @@ MAX_NAME = 200
 MAX_DESCRIPTION = 10_000
 MAX_XP = 1_000_000
 MAX_STEPS = 100
-STEPS = Positions(OnboardingStep, OnboardingStep.onboarding_id, "Onboarding step")
+STEPS = Positions(OnboardingStep, OnboardingStep.onboarding_id, "Onboarding step", "onboardingId")
 
 
 @dataclass
@@ -186,12 +186,10 @@ async def add_step(
     """Append a step to an onboarding (it goes last)."""
     clean = _clean_step(values.given(), creating=True)
     onboarding = await lock_onboarding(session, tenant_id=tenant_id, onboarding_id=onboarding_id, field="onboardingId")
-    last = await STEPS.count(session, onboarding.id)
-    if last >= MAX_STEPS:
-        raise DomainError(
-            ErrorCode.BAD_USER_INPUT, f"an onboarding has at most {MAX_STEPS} steps", field=["onboardingId"]
-        )
-    step = OnboardingStep(tenant_id=tenant_id, onboarding_id=onboarding.id, position=last + 1, **clean)
+    position = await STEPS.next_position(
+        session, onboarding.id, limit=MAX_STEPS, error=f"an onboarding has at most {MAX_STEPS} steps"
+    )
+    step = OnboardingStep(tenant_id=tenant_id, onboarding_id=onboarding.id, position=position, **clean)
     session.add(step)
     await session.flush()
     _record(session, onboarding, EventType.ONBOARDING_STEP_ADDED, stepId=str(step.id), order=step.position)
