@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any, Protocol, TypeAlias, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
+from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
 from app.db import SessionGate
@@ -20,6 +22,13 @@ from app.realtime.outbox import take_committed
 from app.runtime import Runtime
 from app.tenancy.credentials import Unauthenticated
 from app.tenancy.service import Viewer, authenticate
+
+
+class UserOwned(Protocol):
+    user_id: uuid.UUID
+
+
+Owned = TypeVar("Owned", bound=UserOwned)
 
 
 def bearer_credential(value: str | None) -> str | None:
@@ -116,6 +125,13 @@ class Context:
                     self.credential_error = exc
                     raise
         return self._viewer
+
+    async def readable(self, loader: DataLoader[uuid.UUID, Owned | None], key: uuid.UUID) -> Owned | None:
+        """A user's row (a run, an avatar session…) by key through ``loader``, if the viewer may
+        read it: their own, or any of the tenant's for admins; None otherwise."""
+        viewer = await self.viewer()
+        row = await loader.load(key)
+        return row if row is not None and viewer.may_read(row.user_id) else None
 
     async def admin(self) -> Viewer:
         """The viewer, who must be an admin of their tenant (FORBIDDEN otherwise)."""

@@ -119,11 +119,7 @@ class AvatarSessionNode(Node):
 
 async def visible_session(info: Info, session_id: uuid.UUID) -> AvatarSession | None:
     """A session the viewer may see: their own, or any of the tenant's for admins."""
-    viewer = await info.context.viewer()
-    row = await info.context.loaders.avatar_session.load(session_id)
-    if row is None or not viewer.may_read(row.user_id):
-        return None
-    return row
+    return await info.context.readable(info.context.loaders.avatar_session, session_id)
 
 
 @node_type("AvatarSession")

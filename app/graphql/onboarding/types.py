@@ -198,11 +198,7 @@ class OnboardingJourneyNode(Node):
 
 async def visible_onboarding_journey(info: Info, key: uuid.UUID) -> OnboardingJourney | None:
     """A run the viewer may see: their own, or any of the tenant's for admins."""
-    viewer = await info.context.viewer()
-    journey = await info.context.loaders.onboarding_journey.load(key)
-    if journey is None or not viewer.may_read(journey.user_id):
-        return None
-    return journey
+    return await info.context.readable(info.context.loaders.onboarding_journey, key)
 
 
 @node_type("OnboardingJourney")

@@ -183,11 +183,7 @@ class JourneyInstanceNode(Node):
 
 async def visible_instance(info: Info, key: uuid.UUID) -> JourneyInstance | None:
     """A run the viewer may see: their own, or any of the tenant's for admins."""
-    viewer = await info.context.viewer()
-    instance = await info.context.loaders.instance.load(key)
-    if instance is None or not viewer.may_read(instance.user_id):
-        return None
-    return instance
+    return await info.context.readable(info.context.loaders.instance, key)
 
 
 @node_type("JourneyInstance")
