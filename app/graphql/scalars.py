@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, NewType
+from typing import Annotated, Any, NewType
 
 import strawberry
 from graphql import Undefined
@@ -59,6 +59,12 @@ SCALAR_MAP: dict[object, ScalarDefinition] = {
         parse_value=whole_number,
     ),
 }
+
+
+# The `metadata` argument of the user-side mutations that log what they did (runs, onboardings).
+LogMetadata = Annotated[
+    JSON | None, strawberry.argument(description="Free-form JSON object (at most 16 KiB) kept with the log entry.")
+]
 
 
 def json_argument(value: JSON | None) -> dict[str, Any] | None:

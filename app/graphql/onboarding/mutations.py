@@ -20,16 +20,13 @@ from app.graphql.onboarding.types import (
 )
 from app.graphql.progress.types import JourneyInstanceNode
 from app.graphql.relay import local_id
-from app.graphql.scalars import JSON, json_argument
+from app.graphql.scalars import JSON, LogMetadata, json_argument
 from app.onboarding import completion, lifecycle, transitions
 from app.onboarding.models import OnboardingJourney
 
 OnboardingId = Annotated[strawberry.ID, strawberry.argument(description="The onboarding's id.")]
 StepId = Annotated[strawberry.ID, strawberry.argument(description="The onboarding step's id.")]
 JourneyId = Annotated[strawberry.ID, strawberry.argument(description="The onboarding journey's id.")]
-Metadata = Annotated[
-    JSON | None, strawberry.argument(description="Free-form JSON object (at most 16 KiB) kept with the log entry.")
-]
 
 
 async def _run(info: Info, work: Callable[[AsyncSession], Awaitable[OnboardingJourney]]) -> OnboardingJourneyPayload:
@@ -63,7 +60,7 @@ class OnboardingMutation:
         description="Start a published onboarding: ACTIVE at step 1. ALREADY_ACTIVE while an open run exists."
     )
     async def start_onboarding(
-        self, info: Info, onboarding_id: OnboardingId, metadata: Metadata = None
+        self, info: Info, onboarding_id: OnboardingId, metadata: LogMetadata = None
     ) -> OnboardingJourneyPayload:
         viewer = await info.context.viewer()
         key = local_id(onboarding_id, "Onboarding")
@@ -85,7 +82,7 @@ class OnboardingMutation:
         )
     )
     async def progress_onboarding(
-        self, info: Info, journey_id: JourneyId, metadata: Metadata = None
+        self, info: Info, journey_id: JourneyId, metadata: LogMetadata = None
     ) -> OnboardingJourneyPayload:
         viewer = await info.context.viewer()
         key = local_id(journey_id, "OnboardingJourney")
@@ -110,7 +107,7 @@ class OnboardingMutation:
         info: Info,
         journey_id: JourneyId,
         action: Annotated[str, strawberry.argument(description="What happened, e.g. `field_completed`.")],
-        metadata: Metadata = None,
+        metadata: LogMetadata = None,
     ) -> OnboardingJourneyPayload:
         viewer = await info.context.viewer()
         key = local_id(journey_id, "OnboardingJourney")
@@ -128,19 +125,19 @@ class OnboardingMutation:
 
     @strawberry.mutation(description="Pause an ACTIVE onboarding journey (NOT_ACTIVE otherwise).")
     async def suspend_onboarding(
-        self, info: Info, journey_id: JourneyId, metadata: Metadata = None
+        self, info: Info, journey_id: JourneyId, metadata: LogMetadata = None
     ) -> OnboardingJourneyPayload:
         return await _transition(info, journey_id, metadata, transitions.suspend_onboarding)
 
     @strawberry.mutation(description="Resume a SUSPENDED onboarding journey (NOT_SUSPENDED otherwise).")
     async def resume_onboarding(
-        self, info: Info, journey_id: JourneyId, metadata: Metadata = None
+        self, info: Info, journey_id: JourneyId, metadata: LogMetadata = None
     ) -> OnboardingJourneyPayload:
         return await _transition(info, journey_id, metadata, transitions.resume_onboarding)
 
     @strawberry.mutation(description="Give up an ACTIVE or SUSPENDED onboarding journey (NOT_ACTIVE otherwise).")
     async def abandon_onboarding(
-        self, info: Info, journey_id: JourneyId, metadata: Metadata = None
+        self, info: Info, journey_id: JourneyId, metadata: LogMetadata = None
     ) -> OnboardingJourneyPayload:
         return await _transition(info, journey_id, metadata, transitions.abandon_onboarding)
 

@@ -19,16 +19,13 @@ from app.graphql.progress.types import (
 )
 from app.graphql.relay import local_id
 from app.graphql.rewards.types import RewardNode
-from app.graphql.scalars import JSON, json_argument
+from app.graphql.scalars import JSON, LogMetadata, json_argument
 from app.modelbase import utcnow
 from app.progress import events, service
 from app.progress.models import JourneyInstance
 
 InstanceId = Annotated[strawberry.ID, strawberry.argument(description="The journey instance's id.")]
 JourneyEventId = Annotated[strawberry.ID, strawberry.argument(description="The journey event's id.")]
-Metadata = Annotated[
-    JSON | None, strawberry.argument(description="Free-form JSON object (at most 16 KiB) kept with the log entry.")
-]
 Transition = Callable[..., Awaitable[JourneyInstance]]
 
 
@@ -73,7 +70,7 @@ class ProgressMutation:
         timezone: Annotated[
             str | None, strawberry.argument(description="IANA timezone for the instance's local days.")
         ] = None,
-        metadata: Metadata = None,
+        metadata: LogMetadata = None,
     ) -> JourneyInstancePayload:
         viewer = await info.context.viewer()
         key = local_id(journey_id, "Journey")
@@ -93,7 +90,7 @@ class ProgressMutation:
 
     @strawberry.mutation(description="Pause an ACTIVE journey instance (NOT_ACTIVE otherwise).")
     async def suspend_journey(
-        self, info: Info, instance_id: InstanceId, metadata: Metadata = None
+        self, info: Info, instance_id: InstanceId, metadata: LogMetadata = None
     ) -> JourneyInstancePayload:
         return await _transition(info, instance_id, metadata, service.suspend_journey)
 
@@ -104,13 +101,13 @@ class ProgressMutation:
         )
     )
     async def resume_journey(
-        self, info: Info, instance_id: InstanceId, metadata: Metadata = None
+        self, info: Info, instance_id: InstanceId, metadata: LogMetadata = None
     ) -> JourneyInstancePayload:
         return await _transition(info, instance_id, metadata, service.resume_journey)
 
     @strawberry.mutation(description="Give up an ACTIVE or SUSPENDED journey instance (NOT_ACTIVE otherwise).")
     async def abandon_journey(
-        self, info: Info, instance_id: InstanceId, metadata: Metadata = None
+        self, info: Info, instance_id: InstanceId, metadata: LogMetadata = None
     ) -> JourneyInstancePayload:
         return await _transition(info, instance_id, metadata, service.abandon_journey)
 
@@ -146,7 +143,7 @@ class ProgressMutation:
         )
     )
     async def complete_event(
-        self, info: Info, instance_id: InstanceId, journey_event_id: JourneyEventId, metadata: Metadata = None
+        self, info: Info, instance_id: InstanceId, journey_event_id: JourneyEventId, metadata: LogMetadata = None
     ) -> CompleteEventPayload:
         viewer = await info.context.viewer()
         instance_key = local_id(instance_id, "JourneyInstance")
