@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Protocol, TypeAlias, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +30,14 @@ class UserOwned(Protocol):
 
 
 Owned = TypeVar("Owned", bound=UserOwned)
+
+
+class Authored(Protocol):
+    @property
+    def status(self) -> Enum: ...
+
+
+Content = TypeVar("Content", bound=Authored)
 
 
 def bearer_credential(value: str | None) -> str | None:
@@ -132,6 +141,15 @@ class Context:
         viewer = await self.viewer()
         row = await loader.load(key)
         return row if row is not None and viewer.may_read(row.user_id) else None
+
+    async def visible(
+        self, loader: DataLoader[uuid.UUID, Content | None], key: uuid.UUID, *, published: Enum
+    ) -> Content | None:
+        """Authored content (a journey, an onboarding) by key through ``loader``, if the viewer
+        may see it: only when ``published`` for users, in any status for admins; None otherwise."""
+        viewer = await self.viewer()
+        item = await loader.load(key)
+        return item if item is not None and (viewer.is_admin or item.status is published) else None
 
     async def admin(self) -> Viewer:
         """The viewer, who must be an admin of their tenant (FORBIDDEN otherwise)."""

@@ -95,11 +95,7 @@ class JourneyNode(Node):
 
 async def visible_journey(info: Info, journey_id: uuid.UUID) -> Journey | None:
     """A journey of the viewer's tenant they may see: published for users, any for admins."""
-    viewer = await info.context.viewer()
-    journey = await info.context.loaders.journey.load(journey_id)
-    if journey is None or (not viewer.is_admin and journey.status is not JourneyStatus.PUBLISHED):
-        return None
-    return journey
+    return await info.context.visible(info.context.loaders.journey, journey_id, published=JourneyStatus.PUBLISHED)
 
 
 @node_type("Journey")

@@ -91,11 +91,7 @@ class OnboardingNode(Node):
 
 async def visible_onboarding(info: Info, key: uuid.UUID) -> Onboarding | None:
     """An onboarding the viewer may see: published for users, any for admins."""
-    viewer = await info.context.viewer()
-    onboarding = await info.context.loaders.onboarding.load(key)
-    if onboarding is None or (not viewer.is_admin and onboarding.status is not OnboardingStatus.PUBLISHED):
-        return None
-    return onboarding
+    return await info.context.visible(info.context.loaders.onboarding, key, published=OnboardingStatus.PUBLISHED)
 
 
 @node_type("Onboarding")
