@@ -22,7 +22,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 import asyncpg
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -112,6 +113,32 @@ async def transaction(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
             raise
 
 
+# asyncpg's errors for a server that is down, starting, shutting down or full.
+_UNAVAILABLE = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.ConnectionDoesNotExistError,
+    OSError,  # refused, reset, unreachable, timed out
+)
+
+
+def unavailable(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or what caused it) says the database cannot be reached right now, as
+    opposed to a fault in a statement: worth a TEMPORARILY_UNAVAILABLE and a retry."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, (*_UNAVAILABLE, PoolTimeout)):
+            return True
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            return True
+        exc = getattr(exc, "orig", None) or exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
 def violates(exc: IntegrityError, constraint: str) -> bool:
     """Whether an integrity error is the violation of ``constraint`` (a unique index, say)."""
     cause = getattr(exc.orig, "__cause__", None)
@@ -161,7 +188,20 @@ class SessionGate:
                 self._on_commit(session)
 
     async def close(self) -> None:
-        """Return the connection to the pool."""
-        if self._session is not None:
+        """Return the connection to the pool, once nobody is using the session any more.
+
+        graphql-core cancels the sibling fields of a field whose error nulls their parent;
+        a sibling cancelled in the middle of a statement can leave the session unable to
+        close cleanly, so such a session's connection is discarded instead (the pool opens
+        a fresh one): the failure is the server's to absorb, never the client's to see.
+        """
+        async with self._lock:
             session, self._session = self._session, None
-            await session.close()
+            if session is None:
+                return
+            try:
+                await session.close()
+            except Exception:
+                log.info("discarding a session that could not close cleanly", exc_info=True)
+                with suppress(Exception):
+                    await session.invalidate()

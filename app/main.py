@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,97 +13,21 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.avatars.reconcile import Reconciler
 from app.avatars.webhooks import livekit_webhook
 from app.config import Settings, get_settings
 from app.db import resolve_database_url
-from app.graphql.limits import MAX_BODY_BYTES
+from app.graphql.ide import graphiql_assets_route
 from app.graphql.schema import create_schema
 from app.graphql.view import JourneysGraphQL
-from app.logs import CURRENT_REQUEST, RequestLog
 from app.metrics import METRICS
+from app.middleware import RequestContextMiddleware
 from app.migrate import current_revision, head_revision
 from app.realtime.ably import AblyMirror
 from app.runtime import Runtime
 
 log = logging.getLogger("app.http")
-
-
-class RequestContextMiddleware:
-    """Request ids, access logs, metrics and the 1 MiB body limit, for HTTP requests."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in {"http", "websocket"}:
-            await self.app(scope, receive, send)
-            return
-        headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
-        request_id = headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
-        # Every log record written while this request is handled carries its id (app/logs.py).
-        CURRENT_REQUEST.set(RequestLog(request_id))
-        if scope["type"] == "websocket":
-            await self.app(scope, receive, send)
-            return
-        declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-            await _too_large(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-        received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > MAX_BODY_BYTES:
-                    raise _BodyTooLarge
-            return message
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, send_with_id)
-        except _BodyTooLarge:
-            await _too_large(scope, receive, send)
-            status = 413
-        finally:
-            elapsed = time.perf_counter() - started
-            METRICS.observe_request(scope.get("path", ""), status, elapsed)
-            log.info(
-                "%s %s %s %.1fms",
-                scope.get("method"),
-                scope.get("path"),
-                status,
-                elapsed * 1000,
-            )
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
-    body = {
-        "errors": [
-            {
-                "message": f"Request body exceeds {MAX_BODY_BYTES} bytes",
-                "extensions": {"code": "QUERY_TOO_COMPLEX", "status": 413},
-            }
-        ]
-    }
-    await JSONResponse(body, status_code=413)(scope, receive, send)
 
 
 async def healthz(_request: Request) -> Response:
@@ -138,7 +60,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     settings = settings or get_settings()
     url = database_url or resolve_database_url(settings)
     runtime = Runtime.create(settings, url)
-    schema = create_schema(introspection=settings.introspection)
+    schema = create_schema(introspection=settings.introspection, hide_suggestions=settings.production)
     graphql = JourneysGraphQL(schema, runtime)
 
     @asynccontextmanager
@@ -177,9 +99,11 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
             Route("/readyz", readyz),
             Route("/metrics", metrics),
             Route("/webhooks/livekit", livekit_webhook, methods=["POST"]),
+            graphiql_assets_route(),
         ],
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.schema = schema
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -9,9 +9,13 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 from graphql import GraphQLError
+from graphql.validation.validate import ValidationAbortedError
 from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
+from app.db import unavailable
 from app.errors import DomainError, InvalidInput, NotFound
 from app.errors import ErrorCode as DomainErrorCode
 from app.graphql.scalars import JsonInputError
@@ -25,7 +29,8 @@ ErrorCode = strawberry.enum(
     description=(
         "Why an operation failed. UNAUTHENTICATED 401, FORBIDDEN 403, NOT_FOUND 404, "
         "BAD_USER_INPUT 400, ALREADY_ACTIVE/NOT_ACTIVE/NOT_SUSPENDED/UNAVAILABLE 422, "
-        "QUERY_TOO_COMPLEX 400, NOT_CONFIGURED 503, UPSTREAM_FAILED 502, INTERNAL_SERVER_ERROR 500."
+        "QUERY_TOO_COMPLEX 400, NOT_CONFIGURED 503, UPSTREAM_FAILED 502, TEMPORARILY_UNAVAILABLE 503, "
+        "INTERNAL_SERVER_ERROR 500."
     ),
 )
 
@@ -116,6 +121,10 @@ class QueryTooComplex(GraphQLError):
 _LIMIT_MESSAGES = ("Parsing aborted", "Maximum introspection depth exceeded")
 
 
+# Raised by Strawberry before execution for the HTTP view to answer with a status of its own.
+_VIEW_SIGNALS = (InvalidOperationTypeError, CannotGetOperationTypeError, MissingQueryError)
+
+
 class ErrorShaping(SchemaExtension):
     """Gives every top-level error ``extensions { code status }`` and masks unexpected ones."""
 
@@ -123,10 +132,14 @@ class ErrorShaping(SchemaExtension):
         try:
             yield
         except GraphQLError as error:
-            # ParserCache parses as its hook starts, outside strawberry's own handling, so a
-            # syntax error (or the token limit) leaves the operation as an exception that
-            # becomes the response's one error: shape it on its way out.
+            # An error raised by a hook rather than returned (say the token limit while
+            # parsing) leaves the operation as an exception that becomes the response's one
+            # error: shape it on its way out.
             raise self.shape(error) from None
+        except _VIEW_SIGNALS:
+            raise  # the view answers these itself (405, 400)
+        except Exception as error:  # whatever else escaped: still an error with a code
+            raise self.shape(GraphQLError(str(error), original_error=error)) from None
         result = self.execution_context.result
         errors = getattr(result, "errors", None)
         if result is not None and errors and not self._streamed:
@@ -156,8 +169,20 @@ class ErrorShaping(SchemaExtension):
             message = original.message
         elif isinstance(original, JsonInputError):
             extensions = {"code": "BAD_USER_INPUT", "status": 400}
+        elif isinstance(error, ValidationAbortedError):
+            # graphql-core's overlap budget ran out (app/graphql/limits.py, OVERLAP_BUDGET).
+            message = "The document selects the same fields too many times over; validation aborted"
+            extensions = {"code": "QUERY_TOO_COMPLEX", "status": 400}
         elif isinstance(error, QueryTooComplex) or any(m in error.message for m in _LIMIT_MESSAGES):
             extensions = {"code": "QUERY_TOO_COMPLEX", "status": 400}
+        elif unavailable(original):
+            log.warning(
+                "the database is unreachable (request %s): %s",
+                getattr(self.execution_context.context, "request_id", "-"),
+                type(original).__name__,
+            )
+            message = "The service is temporarily unavailable; retry later"
+            extensions = {"code": "TEMPORARILY_UNAVAILABLE", "status": 503}
         elif original is None or isinstance(original, GraphQLError):
             # graphql-core's own errors (syntax, validation, variable values) are the client's.
             code = str((error.extensions or {}).get("code"))

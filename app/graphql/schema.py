@@ -7,13 +7,7 @@ from typing import Annotated
 
 import strawberry
 from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxTokensLimiter,
-    ParserCache,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import MaxTokensLimiter, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -23,8 +17,9 @@ from app.graphql.avatars.queries import AvatarsQuery
 from app.graphql.catalog.mutations import CatalogMutation
 from app.graphql.catalog.queries import CatalogQuery
 from app.graphql.context import Info
+from app.graphql.documents import DocumentCache, Documents
 from app.graphql.errors import ErrorShaping
-from app.graphql.limits import MAX_TOKENS, AliasLimit, DepthLimit
+from app.graphql.limits import MAX_TOKENS
 from app.graphql.node import resolve_node
 from app.graphql.observability import LogOperation
 from app.graphql.onboarding.authoring import OnboardingAuthoringMutation
@@ -114,19 +109,26 @@ class JourneysSchema(strawberry.Schema):
     """Strawberry's schema, minus its habit of logging every error of a response at ERROR
     with a traceback: most are the client's (bad input, a missing credential, NOT_FOUND) and
     are answers, not faults. Unexpected failures are logged where ErrorShaping masks them,
-    at ERROR, with the request id and the traceback."""
+    at ERROR, with the request id and the traceback. ``documents`` is its document cache."""
+
+    documents: DocumentCache
 
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         for error in errors:
             log.debug("error in the response: %s", error.message)
 
 
-def create_schema(*, introspection: bool = True) -> strawberry.Schema:
-    """The Journeys schema with its limits, caches and error shaping."""
-    rules = [DepthLimit, AliasLimit]
-    if not introspection:
-        rules.append(NoSchemaIntrospectionCustomRule)
-    return JourneysSchema(
+def create_schema(*, introspection: bool = True, hide_suggestions: bool = False) -> JourneysSchema:
+    """The Journeys schema with its limits, document cache and error shaping.
+
+    ``hide_suggestions`` (production) keeps validation messages from naming fields,
+    arguments or types the client did not ask for ("Did you mean …?").
+    """
+    rules = [] if introspection else [NoSchemaIntrospectionCustomRule]
+    # One cache per schema, shared by its requests (a fresh extension per request holds the
+    # request's state).
+    cache = DocumentCache()
+    built = JourneysSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -136,13 +138,11 @@ def create_schema(*, introspection: bool = True) -> strawberry.Schema:
             LogOperation,
             CloseSession,
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-            # A fresh extension per request (they hold the request's state); the LRU caches
-            # behind ParserCache and ValidationCache are module-level and shared.
-            lambda: ParserCache(maxsize=1000),
-            lambda: AddValidationRules(rules),  # type: ignore[arg-type]
-            lambda: ValidationCache(maxsize=1000),
+            lambda: Documents(cache, extra_rules=rules, hide_suggestions=hide_suggestions),
         ],
     )
+    built.documents = cache
+    return built
 
 
 schema = create_schema()

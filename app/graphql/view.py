@@ -4,25 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import uuid
 from datetime import timedelta
 from typing import Any
 
+import orjson
 from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
+from strawberry.http import GraphQLRequestData
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, Message
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from app.errors import DomainError
 from app.graphql.context import Context, bearer_credential
+from app.graphql.ide import graphiql_page
+from app.graphql.requests import RETRY_AFTER_SECONDS, RequestJsonError, decode_request_json, http_error
 from app.modelbase import utcnow
 from app.runtime import Runtime
 from app.tenancy.service import Viewer, api_key_active
@@ -121,6 +127,9 @@ class JourneysGraphQL(GraphQL[Context, None]):
         )
         self.runtime = runtime
 
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql_page(request)  # bundled, with no CDN (app/graphql/ide.py)
+
     def _context(self, request: Request | WebSocket, response: Response | None, header: str | None) -> Context:
         context = Context(
             runtime=self.runtime,
@@ -153,14 +162,81 @@ class JourneysGraphQL(GraphQL[Context, None]):
             await context.db.close()
         return None
 
-    async def execute_single(self, *args: Any, **kwargs: Any) -> Any:
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: Any,
+        sub_response: Response,
+        context: Context,
+        root_value: Any,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        # Subscriptions are served over websockets only: over HTTP they are refused before
+        # anything runs (graphql-core would otherwise return an event stream to serialise).
+        allowed = OperationType.from_http(request_adapter.method) - {OperationType.SUBSCRIPTION}
         try:
-            return await super().execute_single(*args, **kwargs)
-        except HTTPException as exc:
+            return await self.schema.execute(
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=allowed,
+                operation_extensions=request_data.extensions,
+            )
+        except InvalidOperationTypeError as exc:
+            if exc.operation_type is OperationType.SUBSCRIPTION:
+                raise HTTPException(400, "Subscriptions are served over websockets") from exc
             # GraphQL over HTTP: a mutation sent with GET is 405 Method Not Allowed.
-            if isinstance(exc.__cause__, InvalidOperationTypeError):
-                raise HTTPException(405, "Mutations must be sent with POST") from exc
-            raise
+            raise HTTPException(405, "Mutations must be sent with POST") from exc
+        except CannotGetOperationTypeError as exc:
+            raise HTTPException(400, exc.as_http_error_reason()) from exc
+        except MissingQueryError as exc:
+            raise HTTPException(400, "No GraphQL query found in the request") from exc
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as exc:
+            # Strawberry answers these in plain text; clients read GraphQL errors, with a code.
+            response = http_error(exc.status_code, exc.reason)
+        await response(scope, receive, send)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return decode_request_json(data)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            return decode_request_json(data)
+        except RequestJsonError as exc:
+            raise HTTPException(400, exc.reason) from exc
+
+    async def parse_http_body(self, request: Any) -> Any:
+        try:
+            return await super().parse_http_body(request)
+        except (AttributeError, TypeError) as exc:  # a JSON body that is not an object
+            raise HTTPException(400, "The request body must be a JSON object") from exc
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        response = super().create_response(response_data, sub_response)
+        if _temporarily_unavailable(response_data):
+            response.status_code = 503
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
 
     def encode_json(self, data: object) -> str:
-        return json.dumps(data, separators=(",", ":"), default=str)
+        # Text, not bytes: Strawberry sends the same encoding as websocket text frames.
+        return orjson.dumps(data, default=str).decode()
+
+
+def _temporarily_unavailable(response_data: Any) -> bool:
+    """Whether the response failed because a dependency (the database) could not be reached."""
+    results = response_data if isinstance(response_data, list) else [response_data]
+    return any(
+        (error.get("extensions") or {}).get("code") == "TEMPORARILY_UNAVAILABLE"
+        for result in results
+        for error in result.get("errors") or ()
+    )

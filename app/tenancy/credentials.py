@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -16,9 +17,15 @@ import jwt
 
 from app.config import Settings
 from app.errors import DomainError, ErrorCode
+from app.text import forbidden_character
 
 API_KEY_PREFIX = "sk_"
 MAX_EXTERNAL_ID = 200
+# JWT time claims are integers no later than the end of year 9999 (what a datetime can hold).
+MAX_TIMESTAMP = 253402300799
+MAX_CREDENTIAL = 4096
+# A credential (JWT or API key) is printable ASCII without spaces.
+_CREDENTIAL = re.compile(r"[\x21-\x7e]+")
 
 
 class Role(str, Enum):
@@ -84,36 +91,87 @@ def mint_user_token(
     return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
 
 
+def check_credential(credential: str) -> str:
+    """``credential`` if it can be a token or key at all (printable ASCII, bounded), else
+    :class:`Unauthenticated`; NUL bytes, lone surrogates and the like never reach a decoder."""
+    if len(credential) > MAX_CREDENTIAL or not _CREDENTIAL.fullmatch(credential):
+        raise Unauthenticated("The credential is malformed")
+    return credential
+
+
+def _timestamp(claims: dict[str, Any], name: str) -> int | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    # bool is an int in Python; a numeric string or a float is not an integer claim.
+    if type(value) is not int or not 0 <= value <= MAX_TIMESTAMP:
+        raise Unauthenticated(f"The token's {name!r} claim must be an integer timestamp up to year 9999")
+    return value
+
+
+def _text_claim(claims: dict[str, Any], name: str, *, limit: int) -> str | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or len(value) > limit or forbidden_character(value):
+        raise Unauthenticated(f"The token's {name!r} claim must be a non-empty string")
+    return value
+
+
 def read_user_token(settings: Settings, token: str) -> TokenClaims:
-    """Verify a user JWT; any defect is :class:`Unauthenticated`."""
+    """Verify a user JWT; any defect (signature, expiry, a claim of the wrong type or range)
+    is :class:`Unauthenticated`."""
+    check_credential(token)
     try:
+        # The signature first, then our own checks of each claim's type and range: PyJWT
+        # accepts numeric strings and unbounded numbers for the time claims.
         claims = jwt.decode(
             token,
             settings.jwt_secret,
             algorithms=["HS256"],
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
-            options={"require": ["exp", "sub", "tenant"], "verify_aud": bool(settings.jwt_audience)},
+            options={
+                "require": ["exp", "sub", "tenant"],
+                "verify_aud": bool(settings.jwt_audience),
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iat": False,
+            },
         )
-    except jwt.ExpiredSignatureError as exc:
-        raise Unauthenticated("The token has expired") from exc
     except jwt.MissingRequiredClaimError as exc:
         raise Unauthenticated(f"The token lacks the {exc.claim!r} claim") from exc
-    except jwt.PyJWTError as exc:
+    except (jwt.PyJWTError, ValueError, TypeError, OverflowError) as exc:
         raise Unauthenticated("The token is invalid") from exc
-    subject, tenant, role, tz = (claims.get(k) for k in ("sub", "tenant", "role", "tz"))
-    if not isinstance(subject, str) or not subject or len(subject) > MAX_EXTERNAL_ID:
+    if not isinstance(claims, dict):
+        raise Unauthenticated("The token is invalid")
+    now = time.time()
+    exp = _timestamp(claims, "exp")
+    nbf = _timestamp(claims, "nbf")
+    _timestamp(claims, "iat")
+    if exp is None:
+        raise Unauthenticated("The token lacks the 'exp' claim")
+    if exp <= now:
+        raise Unauthenticated("The token has expired")
+    if nbf is not None and nbf > now:
+        raise Unauthenticated("The token is not valid yet")
+    subject = _text_claim(claims, "sub", limit=MAX_EXTERNAL_ID)
+    tenant = _text_claim(claims, "tenant", limit=MAX_EXTERNAL_ID)
+    if subject is None:
         raise Unauthenticated("The token's 'sub' claim must be a non-empty string")
-    if not isinstance(tenant, str) or not tenant:
+    if tenant is None:
         raise Unauthenticated("The token's 'tenant' claim must be a tenant slug")
-    if role is None:
-        role = Role.USER.value
-    if role not in {r.value for r in Role}:
+    role = claims.get("role", Role.USER.value)
+    if not isinstance(role, str) or role not in _ROLES:
         raise Unauthenticated("The token's 'role' claim must be 'user' or 'admin'")
+    tz = claims.get("tz")
     if tz is not None and (not isinstance(tz, str) or not valid_timezone(tz)):
         raise Unauthenticated("The token's 'tz' claim is not a known IANA timezone")
-    expires_at = datetime.fromtimestamp(int(claims["exp"]), UTC)
+    expires_at = datetime.fromtimestamp(exp, UTC)
     return TokenClaims(subject=subject, tenant_slug=tenant, role=Role(role), timezone=tz, expires_at=expires_at)
+
+
+_ROLES = frozenset(r.value for r in Role)
 
 
 @dataclass(frozen=True)

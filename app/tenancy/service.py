@@ -22,6 +22,7 @@ from app.tenancy.credentials import (
     Role,
     Unauthenticated,
     api_secret_matches,
+    check_credential,
     generate_api_key,
     parse_api_key,
     read_user_token,
@@ -195,6 +196,7 @@ async def api_key_active(session: AsyncSession, *, key_id: uuid.UUID) -> bool:
 
 async def authenticate(session: AsyncSession, *, settings: Settings, credential: str) -> Viewer:
     """Turn a bearer credential (user JWT or API key) into a viewer."""
+    check_credential(credential)
     if credential.startswith(API_KEY_PREFIX):
         return await _authenticate_api_key(session, credential)
     claims = read_user_token(settings, credential)
