@@ -20,7 +20,7 @@ from app.rewards.service import AwardResult, award_xp
 from app.tenancy.models import DEFAULT_LEVEL_THRESHOLDS, Tenant, User
 from app.tenancy.service import update_tenant_settings
 from tests.conftest import Actors, LiveServer
-from tests.progress_support import count, make_user, outbox_events, outbox_types, race, run
+from tests.progress_support import count, make_journey, make_user, outbox_events, outbox_types, race, run
 
 
 async def _award(
@@ -269,7 +269,9 @@ async def test_a_resource_reward_unlocks_by_that_resources_xp_only(actors: Actor
     # given a reward for level 2 within journey j1, one for level 2 in any journey, one overall
     tenant = await actors.tenant()
     user = await make_user(actors.db, tenant)
-    j1 = await _reward(actors.db, tenant, "J1 badge", 2, resource_type="journey", resource_id="j1")
+    j1_id = str((await make_journey(actors.db, tenant)).journey.id)
+    j2_id = str((await make_journey(actors.db, tenant)).journey.id)
+    j1 = await _reward(actors.db, tenant, "J1 badge", 2, resource_type="journey", resource_id=j1_id)
     any_journey = await _reward(actors.db, tenant, "Any journey badge", 2, resource_type="journey")
     overall = await _reward(actors.db, tenant, "Overall badge", 2)
 
@@ -278,15 +280,15 @@ async def test_a_resource_reward_unlocks_by_that_resources_xp_only(actors: Actor
     assert [r.id for r in first.rewards_unlocked] == [overall.id]
 
     # 60 from j2 and 60 from j1: 120 journey XP unlock the type-wide reward, not j1's
-    await _award(server, tenant, user, 60, resource=("journey", "j2"))
-    second = await _award(server, tenant, user, 60, resource=("journey", "j1"))
+    await _award(server, tenant, user, 60, resource=("journey", j2_id))
+    second = await _award(server, tenant, user, 60, resource=("journey", j1_id))
     assert [r.id for r in second.rewards_unlocked] == [any_journey.id]
 
     # 40 more in j1 make 100 there
-    third = await _award(server, tenant, user, 40, resource=("journey", "j1"))
+    third = await _award(server, tenant, user, 40, resource=("journey", j1_id))
     assert [r.id for r in third.rewards_unlocked] == [j1.id]
 
-    assert await _listed(actors.db, tenant, user, resource_type="journey", resource_id="j1") == [("J1 badge", True)]
+    assert await _listed(actors.db, tenant, user, resource_type="journey", resource_id=j1_id) == [("J1 badge", True)]
     assert [t for t, _ in await _listed(actors.db, tenant, user, resource_type="journey")] == [
         "Any journey badge",
         "J1 badge",

@@ -11,8 +11,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app.catalog.models import Journey
 from app.errors import NotFound, Problems
 from app.modelbase import UNSET, PartialFields, utcnow
+from app.onboarding.models import Onboarding
 from app.rewards.models import Reward
 from app.tenancy.service import MAX_LEVELS
 
@@ -89,9 +91,32 @@ def check_reward(values: RewardFields, *, current: Reward | None) -> None:
     _clean_reward(values.given(), current=current)
 
 
+# Resource types this API serves: a reward scoped to one must name one of the tenant's own.
+_OWN_RESOURCES: dict[str, tuple[str, type[Any]]] = {
+    "journey": ("Journey", Journey),
+    "onboarding": ("Onboarding", Onboarding),
+}
+
+
+async def _check_resource(session: AsyncSession, *, tenant_id: uuid.UUID, kind: str | None, ident: str | None) -> None:
+    """NOT_FOUND unless a journey or onboarding resource id is one of the tenant's."""
+    own = _OWN_RESOURCES.get(kind or "")
+    if own is None or ident is None:
+        return
+    what, model = own
+    try:
+        key = uuid.UUID(ident)
+    except ValueError:
+        raise NotFound(what, field=["input", "resourceId"]) from None
+    found = await session.execute(select(model.id).where(model.id == key, model.tenant_id == tenant_id))
+    if found.first() is None:
+        raise NotFound(what, field=["input", "resourceId"])
+
+
 async def create_reward(session: AsyncSession, *, tenant_id: uuid.UUID, values: RewardFields) -> Reward:
     """A new active reward."""
     clean = _clean_reward(values.given(), current=None)
+    await _check_resource(session, tenant_id=tenant_id, kind=clean.get("resource_type"), ident=clean.get("resource_id"))
     reward = Reward(tenant_id=tenant_id, **clean)
     session.add(reward)
     await session.flush()
@@ -118,6 +143,10 @@ async def update_reward(
     """Change the given fields of a reward."""
     reward = await _lock_reward(session, tenant_id=tenant_id, reward_id=reward_id)
     clean = _clean_reward(values.given(), current=reward)
+    if "resource_type" in clean or "resource_id" in clean:
+        kind = clean.get("resource_type", reward.resource_type)
+        ident = clean.get("resource_id", reward.resource_id)
+        await _check_resource(session, tenant_id=tenant_id, kind=kind, ident=ident)
     for name, value in clean.items():
         setattr(reward, name, value)
     reward.updated_at = utcnow()
