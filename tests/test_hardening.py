@@ -19,6 +19,7 @@ from app.graphql.schema import schema as default_schema
 from app.tenancy.models import Tenant
 from tests.catalog_support import published_journey
 from tests.conftest import TEST_SECRET, Actors, LiveServer
+from tests.subscription_support import graphql_socket
 
 CODES = {
     "UNAUTHENTICATED",
@@ -558,3 +559,37 @@ async def test_a_reward_names_only_its_own_tenant_s_journey(actors: Actors, tena
         {"input": {"title": "Badge", "requiredLevel": 1, "resourceType": "journey", "resourceId": own["id"]}},
     )
     assert data["createReward"]["errors"] == [] and data["createReward"]["reward"]["resourceId"] == own["id"]
+
+
+@pytest.mark.parametrize("kind", list(BAD_STRINGS))
+async def test_nul_and_lone_surrogates_in_a_subscription_s_variables_are_refused(
+    actors: Actors, tenant: Tenant, kind: str
+) -> None:
+    async with graphql_socket(actors.http, actors.token(tenant)) as socket:
+        message = json.dumps(
+            {
+                "id": "s1",
+                "type": "subscribe",
+                "payload": {
+                    "query": "subscription S($t: [String!]) { userEvents(types: $t) { id } }",
+                    "variables": {"t": [BAD_STRINGS[kind]]},
+                },
+            }
+        )
+        await socket.ws.send_text(message)
+        answer = await socket.message("s1")
+    # then the operation fails with BAD_USER_INPUT naming the variable; the socket stays open
+    assert answer["type"] == "error", answer
+    (error,) = answer["payload"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", answer
+    assert error["extensions"]["fields"][0]["field"] == ["variables", "t", "0"]
+
+
+async def test_the_subscription_limit_of_a_socket_answers_with_a_code(actors: Actors, tenant: Tenant) -> None:
+    async with graphql_socket(actors.http, actors.token(tenant)) as socket:
+        for index in range(100):
+            await socket.subscribe(f"s{index}", "subscription { userEvents { id } }")
+        await socket.subscribe("one-too-many", "subscription { userEvents { id } }")
+        answer = await socket.message("one-too-many")
+    assert answer["type"] == "error", answer
+    assert [e["extensions"]["code"] for e in answer["payload"]] == ["QUERY_TOO_COMPLEX"], answer

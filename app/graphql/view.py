@@ -7,7 +7,7 @@ import contextlib
 import logging
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from cross_web import HTTPException
@@ -97,6 +97,14 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 await self.credential_task
         await super().shutdown()
 
+    async def send_message(self, message: Message) -> None:
+        # Strawberry's own refusals on the socket (the subscription limit, incremental delivery)
+        # carry no code: give them one, like every other error (SPEC §13).
+        payload = message.get("payload")
+        if message.get("type") == "error" and isinstance(payload, list):
+            message = cast(Message, {**message, "payload": [_coded(entry) for entry in payload]})
+        await super().send_message(message)
+
     async def handle_message(self, message: Message) -> None:
         try:
             await super().handle_message(message)
@@ -107,6 +115,13 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 self.context.request_id,
             )
             await self.websocket.close(code=4500, reason="Internal server error")
+
+
+def _coded(entry: Any) -> Any:
+    if not isinstance(entry, dict) or (entry.get("extensions") or {}).get("code"):
+        return entry
+    code = "QUERY_TOO_COMPLEX" if "limit" in str(entry.get("message", "")).lower() else "BAD_USER_INPUT"
+    return {**entry, "extensions": {**(entry.get("extensions") or {}), "code": code, "status": 400}}
 
 
 class JourneysGraphQL(GraphQL[Context, None]):
