@@ -19,6 +19,7 @@ from app.graphql.catalog.queries import CatalogQuery
 from app.graphql.context import Info
 from app.graphql.documents import DocumentCache, Documents
 from app.graphql.errors import ErrorShaping
+from app.graphql.execution.run import CompiledExecutor
 from app.graphql.limits import MAX_TOKENS
 from app.graphql.node import resolve_node
 from app.graphql.observability import LogOperation
@@ -118,9 +119,13 @@ class JourneysSchema(strawberry.Schema):
             log.debug("error in the response: %s", error.message)
 
 
-def create_schema(*, introspection: bool = True, hide_suggestions: bool = False) -> JourneysSchema:
+def create_schema(
+    *, introspection: bool = True, hide_suggestions: bool = False, compiled: bool = True
+) -> JourneysSchema:
     """The Journeys schema with its limits, document cache and error shaping.
 
+    ``compiled`` runs queries through their compiled plans (app/graphql/execution); off,
+    graphql-core executes every operation (the differential test compares the two).
     ``hide_suggestions`` (production) keeps validation messages from naming fields,
     arguments or types the client did not ask for ("Did you mean …?").
     """
@@ -133,6 +138,7 @@ def create_schema(*, introspection: bool = True, hide_suggestions: bool = False)
         mutation=Mutation,
         subscription=Subscription,
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
+        execution_context_class=CompiledExecutor if compiled else None,
         extensions=[
             ErrorShaping,
             LogOperation,

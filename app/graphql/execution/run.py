@@ -1,0 +1,317 @@
+"""Running a plan (app/graphql/execution/plan.py) with graphql-core's semantics.
+
+``CompiledExecutor`` is graphql-core's Executor (variable coercion, resolve infos, error
+collection and the response are its own) whose ``execute_operation`` runs a query through
+its plan instead of re-collecting and re-dispatching every field of every object. Field
+errors are located and collected as graphql-core does (a nullable field turns null, a
+non-null one nulls its nearest nullable ancestor, errors under an already nulled position
+are dropped), sibling fields' awaitables are gathered concurrently and cancelled when an
+error bubbles past them, and resolvers are called exactly as graphql-core calls them (with
+a resolve info, coerced arguments and middleware), so Strawberry's own resolver wrapping
+stays as it is. What the plan does not cover — mutations, subscriptions, introspection,
+``@defer``/``@stream``, field middleware — runs through graphql-core unchanged.
+tests/test_execution_differential.py holds both paths to identical responses.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Awaitable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from graphql import GraphQLAbstractType, GraphQLError, GraphQLObjectType, located_error
+from graphql.execution.executor import Executor, invalid_return_type_error
+from graphql.execution.values import get_argument_values
+from graphql.pyutils import Path, gather_with_cancel
+
+from app.graphql.execution.plan import (
+    Compiler,
+    FieldPlan,
+    ObjectPlan,
+    Output,
+    Unsupported,
+    directive_variables,
+    supported,
+)
+
+
+@dataclass
+class _OperationPlans:
+    directive_variables: tuple[str, ...] = ()
+    unsupported: bool = False
+    compiled: dict[tuple[str, ...], tuple[Compiler, ObjectPlan]] = field(default_factory=dict)
+
+
+# Plans by operation node; an entry goes when its document does (documents are cached by
+# app/graphql/documents.py, so plans live as long as their document's cache entry).
+_PLANS: dict[int, _OperationPlans] = {}
+
+
+def _plans(executor: Executor[Any]) -> tuple[Compiler, ObjectPlan] | None:
+    operation = executor.operation
+    entry = _PLANS.get(id(operation))
+    if entry is None:
+        entry = _OperationPlans()
+        try:
+            entry.directive_variables = directive_variables(operation, executor.fragments)
+        except Unsupported:
+            entry.unsupported = True
+        _PLANS[id(operation)] = entry
+        weakref.finalize(operation, _PLANS.pop, id(operation), None)
+    if entry.unsupported:
+        return None
+    coerced = executor.variable_values.coerced
+    signature = tuple(repr(coerced.get(name)) for name in entry.directive_variables)
+    compiled = entry.compiled.get(signature)
+    if compiled is None:
+        compiler = Compiler(executor)
+        try:
+            compiled = (compiler, compiler.root())
+        except Unsupported:
+            entry.unsupported = True
+            return None
+        entry.compiled[signature] = compiled
+    return compiled
+
+
+def _uses_middleware(executor: Executor[Any]) -> bool:
+    manager = executor.middleware_manager
+    return manager is not None and bool(getattr(manager, "_middleware_resolvers", None))
+
+
+class CompiledExecutor(Executor[Any]):
+    """graphql-core's executor, running queries through their plans (module docstring)."""
+
+    def __init__(self, *args: Any, operation_extensions: Any = None, **kwargs: Any) -> None:
+        # Strawberry hands a custom executor class the request's `extensions` too.
+        super().__init__(*args, **kwargs)
+        self.operation_extensions = operation_extensions
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        if not supported(self.operation) or self.abort_signal is not None or _uses_middleware(self):
+            return super().execute_operation(serially)
+        compiled = _plans(self)
+        if compiled is None:
+            return super().execute_operation(serially)
+        compiler, plan = compiled
+        return _Run(self, compiler).operation(plan)
+
+
+class _Run:
+    __slots__ = ("compiler", "errors", "executor", "is_awaitable")
+
+    def __init__(self, executor: Executor[Any], compiler: Compiler) -> None:
+        self.executor = executor
+        self.compiler = compiler
+        self.errors = executor.collected_errors
+        self.is_awaitable = executor.is_awaitable
+
+    def operation(self, plan: ObjectPlan) -> Any:
+        build = self.executor.build_response
+        try:
+            data = self.object(plan, self.executor.root_value, None)
+        except GraphQLError as error:
+            self.errors.add(error, None)
+            return build(None)
+        if not self.is_awaitable(data):
+            return build(data)
+
+        async def finish() -> Any:
+            try:
+                value = await data
+            except GraphQLError as error:
+                self.errors.add(error, None)
+                return build(None)
+            return build(value)
+
+        return finish()
+
+    # --- objects ------------------------------------------------------------------------
+
+    def object(self, plan: ObjectPlan, source: Any, path: Path | None) -> Any:
+        result: dict[str, Any] = {}
+        pending: list[tuple[str, Awaitable[Any]]] | None = None
+        parent = plan.type
+        typename = parent.name
+        is_awaitable = self.is_awaitable
+        for fp in plan.fields:
+            key = fp.key
+            if fp.typename:
+                result[key] = typename
+                continue
+            field_path = Path(path, key, typename)
+            try:
+                if fp.attribute is not None:
+                    value = getattr(source, fp.attribute)
+                else:
+                    value = self.resolve(fp, source, field_path, parent)
+                    if is_awaitable(value):
+                        result[key] = None  # keeps the response order; filled once awaited
+                        pending = pending or []
+                        pending.append((key, self.awaited(fp, value, field_path)))
+                        continue
+                completed = self.complete(fp.output, fp, value, field_path)
+                if is_awaitable(completed):
+                    result[key] = None
+                    pending = pending or []
+                    pending.append((key, self.guarded(fp, completed, field_path)))
+                    continue
+                result[key] = completed
+            except Exception as exc:
+                result[key] = self.failed(fp, exc, field_path)
+        if pending is None:
+            return result
+        return self.gather(result, pending)
+
+    async def gather(self, result: dict[str, Any], pending: list[tuple[str, Awaitable[Any]]]) -> dict[str, Any]:
+        if len(pending) == 1:
+            key, awaitable = pending[0]
+            result[key] = await awaitable
+            return result
+        values = await gather_with_cancel(*(awaitable for _, awaitable in pending))
+        for (key, _), value in zip(pending, values, strict=True):
+            result[key] = value
+        return result
+
+    def resolve(self, fp: FieldPlan, source: Any, path: Path, parent: GraphQLObjectType) -> Any:
+        executor = self.executor
+        arguments = fp.arguments
+        if arguments is None:
+            details = fp.details[0]
+            arguments = get_argument_values(
+                fp.definition,
+                details.node,
+                executor.variable_values,
+                details.fragment_variable_values,
+                executor.hide_suggestions,
+            )
+        info = executor.build_resolve_info(fp.definition, fp.nodes, parent, path)
+        resolve = fp.definition.resolve or executor.field_resolver
+        return resolve(source, info, **arguments)
+
+    async def awaited(self, fp: FieldPlan, value: Awaitable[Any], path: Path) -> Any:
+        try:
+            completed = self.complete(fp.output, fp, await value, path)
+            if self.is_awaitable(completed):
+                completed = await completed
+        except Exception as exc:
+            return self.failed(fp, exc, path)
+        return completed
+
+    async def guarded(self, fp: FieldPlan, completed: Awaitable[Any], path: Path) -> Any:
+        try:
+            return await completed
+        except Exception as exc:
+            return self.failed(fp, exc, path)
+
+    def failed(self, fp: FieldPlan, exc: Exception, path: Path) -> Any:
+        """A field's error: raised on when the field is non-null, else collected (null)."""
+        error = located_error(exc, fp.nodes, path.as_list())
+        if fp.output.non_null:
+            raise error
+        self.errors.add(error, path)
+        return
+
+    # --- completion ----------------------------------------------------------------------
+
+    def complete(self, output: Output, fp: FieldPlan, value: Any, path: Path) -> Any:
+        if isinstance(value, Exception):
+            raise value
+        if value is None:
+            if output.non_null:
+                raise TypeError(f"Cannot return null for non-nullable field {fp.parent}.{fp.name}.")
+            return None
+        kind = output.kind
+        if kind == "leaf":
+            return output.leaf(value)  # type: ignore[misc]
+        if kind == "object":
+            return self.object_value(output, output.object_type, value, path)  # type: ignore[arg-type]
+        if kind == "list":
+            return self.list_value(output, fp, value, path)
+        return self.abstract(output, fp, value, path)
+
+    def object_value(self, output: Output, runtime: GraphQLObjectType, value: Any, path: Path) -> Any:
+        is_type_of = runtime.is_type_of
+        if is_type_of is not None and not is_type_of(value, None):  # type: ignore[arg-type]
+            raise invalid_return_type_error(runtime, value, output.details)
+        return self.object(self.compiler.object_plan(output, runtime), value, path)
+
+    def abstract(self, output: Output, fp: FieldPlan, value: Any, path: Path) -> Any:
+        executor = self.executor
+        info = executor.build_resolve_info(fp.definition, fp.nodes, fp.parent_type, path)
+        abstract = cast(GraphQLAbstractType, output.type)
+        resolve_type = abstract.resolve_type or executor.type_resolver
+        runtime = resolve_type(value, info, abstract)
+
+        def complete_as(name: Any) -> Any:
+            object_type = executor.ensure_valid_runtime_type(name, abstract, output.details, info, value)
+            return self.object_value(output, object_type, value, path)
+
+        if not self.is_awaitable(runtime):
+            return complete_as(runtime)
+
+        async def later() -> Any:
+            completed = complete_as(await runtime)
+            return await completed if self.is_awaitable(completed) else completed
+
+        return later()
+
+    def list_value(self, output: Output, fp: FieldPlan, value: Any, path: Path) -> Any:
+        if not isinstance(value, Iterable) or isinstance(value, (str, bytes, dict)):
+            raise GraphQLError(f"Expected Iterable, but did not find one for field '{fp.parent}.{fp.name}'.")
+        item_output: Output = output.item  # type: ignore[assignment]
+        results: list[Any] = []
+        pending: list[tuple[int, Awaitable[Any]]] | None = None
+        is_awaitable = self.is_awaitable
+        for index, item in enumerate(value):
+            item_path = Path(path, index, None)
+            try:
+                if is_awaitable(item):
+                    completed: Any = self.item_awaited(item_output, fp, item, item_path)
+                else:
+                    completed = self.complete(item_output, fp, item, item_path)
+                    if is_awaitable(completed):
+                        completed = self.item_guarded(item_output, completed, fp, item_path)
+                if is_awaitable(completed):
+                    pending = pending or []
+                    pending.append((index, completed))
+                    completed = None
+            except Exception as exc:
+                completed = self.item_failed(item_output, fp, exc, item_path)
+            results.append(completed)
+        if pending is None:
+            return results
+        return self.gather_items(results, pending)
+
+    async def gather_items(self, results: list[Any], pending: list[tuple[int, Awaitable[Any]]]) -> list[Any]:
+        if len(pending) == 1:
+            index, awaitable = pending[0]
+            results[index] = await awaitable
+            return results
+        values = await gather_with_cancel(*(awaitable for _, awaitable in pending))
+        for (index, _), value in zip(pending, values, strict=True):
+            results[index] = value
+        return results
+
+    async def item_awaited(self, output: Output, fp: FieldPlan, item: Awaitable[Any], path: Path) -> Any:
+        try:
+            completed = self.complete(output, fp, await item, path)
+            if self.is_awaitable(completed):
+                completed = await completed
+        except Exception as exc:
+            return self.item_failed(output, fp, exc, path)
+        return completed
+
+    async def item_guarded(self, output: Output, completed: Awaitable[Any], fp: FieldPlan, path: Path) -> Any:
+        try:
+            return await completed
+        except Exception as exc:
+            return self.item_failed(output, fp, exc, path)
+
+    def item_failed(self, output: Output, fp: FieldPlan, exc: Exception, path: Path) -> Any:
+        error = located_error(exc, fp.nodes, path.as_list())
+        if output.non_null:
+            raise error
+        self.errors.add(error, path)
+        return
