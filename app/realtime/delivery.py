@@ -13,39 +13,47 @@ at the seam; each subscription also skips any id not above the last one it deliv
 
 Wake-ups can be lost (a publish that failed, a process that died between commit and publish,
 a broadcast connection being re-established); a periodic sweep finds channels whose recent
-events are newer than their hub's position and wakes them. A subscriber that falls too far
-behind is detached from its hub and catches up from the store on its own, then rejoins, so a
-slow consumer never holds up the others or grows memory without bound. A periodic prune
-keeps the store to its retention (events are kept at least 7 days).
+events are newer than their hub's position and wakes them (see sweep.py). A subscriber that
+falls too far behind is detached from its hub and catches up from the store on its own, then
+rejoins, so a slow consumer never holds up the others or grows memory without bound. A
+periodic prune keeps the store to its retention (events are kept at least 7 days).
+
+Nothing gives up while the database is away: a hub whose read failed retries on its own until
+one succeeds (hub.py), a subscriber's own replay retries with backoff, the publisher keeps the
+wake-ups it could not send (publisher.py), the sweep and the prune outlive their failures, and
+every read is bounded in time, so a connection that died silently cannot hold up a channel.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from broadcaster import Broadcast
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import SessionFactory, transaction
+from app.db import SessionFactory
 from app.modelbase import utcnow
 from app.realtime import store
-from app.realtime.hub import INBOX_LIMIT, READ_BATCH, ChannelHub, Inbox, RealtimeStopped
+from app.realtime.hub import INBOX_LIMIT, READ_BATCH, RETRY_INITIAL, RETRY_MAX, ChannelHub, Inbox, RealtimeStopped
 from app.realtime.outbox import CommittedEvent
+from app.realtime.publisher import Publisher
+from app.realtime.resilient import Backoff, Failures
 from app.realtime.store import Channel, StoredEvent, channels_of
+from app.realtime.sweep import prune_expired, sweep_since, wake_behind
 
 log = logging.getLogger("app.realtime")
 
 RETENTION = timedelta(days=7)
 SWEEP_WINDOW = timedelta(minutes=5)
 PRUNE_INTERVAL = 3600.0
-OUTGOING_LIMIT = 10_000
-PUBLISH_TIMEOUT = 5.0
 CONCURRENT_READS = 8
+# A read on a connection that died without a word (a half-open TCP connection) would otherwise
+# wait for the kernel to give up, for many minutes, holding its hub's lock all along.
+READ_TIMEOUT = 15.0
 
 
 class Realtime:
@@ -71,8 +79,10 @@ class Realtime:
         self.inbox_limit = inbox_limit
         self.hubs: dict[str, ChannelHub] = {}
         self._closing: dict[str, asyncio.Task[None]] = {}
-        self._outgoing: asyncio.Queue[Sequence[CommittedEvent]] = asyncio.Queue(maxsize=OUTGOING_LIMIT)
+        self.publisher = Publisher(broadcast)
         self._reads = asyncio.Semaphore(CONCURRENT_READS)
+        self.read_timeout = READ_TIMEOUT
+        self._swept_at: datetime | None = None  # when the last sweep that succeeded began
         self._tasks: list[asyncio.Task[None]] = []
         self.running = False
 
@@ -83,7 +93,7 @@ class Realtime:
         await self.broadcast.connect()
         self.running = True
         self._tasks = [
-            asyncio.create_task(self._publish_loop(), name="realtime publisher"),
+            asyncio.create_task(self.publisher.run(), name="realtime publisher"),
             asyncio.create_task(self._sweep_loop(), name="realtime sweep"),
             asyncio.create_task(self._prune_loop(), name="realtime prune"),
         ]
@@ -93,8 +103,7 @@ class Realtime:
         if not self.running:
             return
         self.running = False
-        with suppress(TimeoutError):
-            await asyncio.wait_for(self._outgoing.join(), timeout=1.0)
+        await self.publisher.flush(within=1.0)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -113,12 +122,15 @@ class Realtime:
             log.warning("disconnecting the realtime broadcast failed", exc_info=True)
 
     async def _sweep_loop(self) -> None:
+        failures = Failures("the realtime sweep")
         while True:
             await asyncio.sleep(self.sweep_interval)
             try:
                 await self.sweep()
-            except Exception:
-                log.warning("realtime sweep failed", exc_info=True)
+            except Exception:  # the sweep outlives every failure: it is the last safety net
+                failures.failed()
+                continue
+            failures.succeeded()
 
     async def _prune_loop(self) -> None:
         while True:
@@ -130,9 +142,18 @@ class Realtime:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        """A short read-only session; a few at a time, so a burst of wake-ups cannot drain the pool."""
+        """A short read-only session; a few at a time, so a burst of wake-ups cannot drain the pool.
+
+        Bounded by ``read_timeout`` (TimeoutError); a timed-out session's connection is discarded.
+        """
         async with self._reads, self.sessions() as session:
-            yield session
+            try:
+                async with asyncio.timeout(self.read_timeout):
+                    yield session
+            except TimeoutError:
+                with suppress(Exception):
+                    await session.invalidate()
+                raise
 
     # ------------------------------------------------------------------ announcing
 
@@ -146,32 +167,9 @@ class Realtime:
                     hub = self.hubs.get(channel.name)
                     if hub is not None:
                         hub.on_message(event.id)
-            self._outgoing.put_nowait(list(events))
-        except asyncio.QueueFull:
-            log.warning("realtime wake-up queue full; the sweep will deliver %d event(s)", len(events))
+            self.publisher.put(events)
         except Exception:
             log.exception("announcing realtime events failed")
-
-    async def _publish_loop(self) -> None:
-        while True:
-            batches = [await self._outgoing.get()]
-            while not self._outgoing.empty():
-                batches.append(self._outgoing.get_nowait())
-            try:
-                # One wake-up per channel carries the latest id: receivers read everything after their position.
-                latest: dict[str, int] = {}
-                for batch in batches:
-                    for event in batch:
-                        for channel in channels_of(event.tenant_id, event.user_id):
-                            latest[channel.name] = max(latest.get(channel.name, 0), event.id)
-                for name, event_id in latest.items():
-                    try:
-                        await asyncio.wait_for(self.broadcast.publish(name, str(event_id)), PUBLISH_TIMEOUT)
-                    except Exception:
-                        log.warning("publishing a realtime wake-up to %s failed", name, exc_info=True)
-            finally:
-                for _ in batches:
-                    self._outgoing.task_done()
 
     # ------------------------------------------------------------------ subscribing
 
@@ -228,27 +226,7 @@ class Realtime:
                         cursor = hub.last_seen
                         hub.join(inbox)
                 else:
-                    # Replay in batches outside the lock (the hub keeps delivering to others) ...
-                    while cursor < hub.last_seen:
-                        async with self.read() as session:
-                            replay = await store.events_after(
-                                session, channel=target, after=cursor, upto=hub.last_seen, limit=READ_BATCH
-                            )
-                        for event in replay:
-                            yield event
-                            cursor = event.id
-                        if len(replay) < READ_BATCH:
-                            break
-                    # ... then the few events the hub delivered meanwhile, and join, under its lock.
-                    async with hub.lock:
-                        gap: list[StoredEvent] = []
-                        if cursor < hub.last_seen:
-                            async with self.read() as session:
-                                gap = await store.events_after(
-                                    session, channel=target, after=cursor, upto=hub.last_seen
-                                )
-                        hub.join(inbox)
-                    for event in gap:
+                    async for event in self._replay_and_join(hub, cursor, inbox):
                         yield event
                         cursor = event.id
                 while (live := await inbox.next()) is not None:
@@ -262,39 +240,68 @@ class Realtime:
                 hub.inboxes.discard(inbox)
             self._release(hub)
 
+    async def _replay_and_join(self, hub: ChannelHub, cursor: int, inbox: Inbox) -> AsyncIterator[StoredEvent]:
+        """The store's events after ``cursor`` up to the hub's position, then ``inbox`` joins the hub.
+
+        Replays in batches outside the hub's lock (it keeps delivering to the others), then reads
+        the few events it delivered meanwhile and joins, under its lock: no gap, no duplicate.
+        A read that fails (the database is away) is retried with backoff, outside the lock, from
+        where the replay got to: an open subscription outlasts an outage.
+        """
+        backoff = Backoff(RETRY_INITIAL, RETRY_MAX)
+        failures = Failures(f"replaying realtime events of {hub.name}")
+        while True:
+            replay: list[StoredEvent] = []
+            gap: list[StoredEvent] | None = None  # None: more to replay before joining
+            try:
+                if cursor < hub.last_seen:
+                    async with self.read() as session:
+                        replay = await store.events_after(
+                            session, channel=hub.channel, after=cursor, upto=hub.last_seen, limit=READ_BATCH
+                        )
+                if len(replay) < READ_BATCH:
+                    async with hub.lock:
+                        after = replay[-1].id if replay else cursor
+                        gap = []
+                        if after < hub.last_seen:
+                            async with self.read() as session:
+                                gap = await store.events_after(
+                                    session, channel=hub.channel, after=after, upto=hub.last_seen
+                                )
+                        hub.join(inbox)
+            except RealtimeStopped:
+                raise
+            except Exception:
+                if hub.closed or not self.running:
+                    raise RealtimeStopped from None
+                failures.failed()
+                await asyncio.sleep(backoff.next_delay())
+                continue
+            failures.succeeded()
+            for event in replay if gap is None else [*replay, *gap]:
+                yield event
+                cursor = event.id
+            if gap is not None:
+                return
+
     # ------------------------------------------------------------------ safety nets
 
     async def sweep(self) -> None:
-        """Wake every hub whose channel has recent events newer than what it delivered."""
+        """Wake every hub whose channel has recent events newer than what it delivered (see sweep.py)."""
+        began = utcnow()
         hubs = [hub for hub in self.hubs.values() if hub.ready and not hub.closed]
-        if not hubs:
-            return
-        async with self.read() as session:
-            maxima = await store.recent_maxima(
-                session, tenant_ids={hub.channel.tenant_id for hub in hubs}, since=utcnow() - self.sweep_window
+        if hubs:
+            since = sweep_since(
+                began, window=self.sweep_window, last_success=self._swept_at, oldest=began - self.retention
             )
-        tenant_latest: dict[uuid.UUID, int] = {}
-        for (tenant_id, _user_id), newest in maxima.items():
-            tenant_latest[tenant_id] = max(tenant_latest.get(tenant_id, 0), newest)
-        for hub in hubs:
-            channel = hub.channel
-            if channel.user_id is None:
-                latest = tenant_latest.get(channel.tenant_id, 0)
-            else:
-                latest = maxima.get((channel.tenant_id, channel.user_id), 0)
-            if hub.stale or latest > hub.last_seen:
-                hub.wake()
+            async with self.read() as session:
+                maxima = await store.recent_maxima(
+                    session, tenant_ids={hub.channel.tenant_id for hub in hubs}, since=since
+                )
+            wake_behind(hubs, maxima)
+        # A hub woken here that fails its read stays behind and retries on its own: nothing is owed.
+        self._swept_at = began
 
     async def prune(self) -> int:
         """Delete events older than the retention, in short batches; how many were deleted."""
-        cutoff = utcnow() - self.retention
-        total = 0
-        while True:
-            async with transaction(self.sessions) as session:
-                deleted = await store.prune(session, before=cutoff)
-            total += deleted
-            if deleted < store.PRUNE_BATCH:
-                break
-        if total:
-            log.info("pruned %d realtime event(s) older than %s", total, cutoff.isoformat())
-        return total
+        return await prune_expired(self.sessions, before=utcnow() - self.retention)

@@ -6,6 +6,12 @@ wake-up reads the channel's events after ``last_seen`` — one query per wake-up
 local subscribers — and pushes them in id order to every subscriber's inbox under its lock.
 Inboxes are bounded: a subscriber that falls too far behind is detached, and catches up from
 the store on its own (see ``Realtime.subscribe``).
+
+A hub never gives up. A read that fails (the database is away) leaves it ``behind``, and it
+reads again with capped exponential backoff — sooner on any wake-up, such as the resync a
+broadcast backend sends once it is back — until a read succeeds; ``last_seen`` only moves
+past events that were pushed. A listener whose broadcast subscription breaks subscribes
+again, and then reads (wake-ups sent meanwhile are lost).
 """
 
 from __future__ import annotations
@@ -21,12 +27,15 @@ from broadcaster import Broadcast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.realtime import store
+from app.realtime.resilient import Backoff, Failures
 from app.realtime.store import Channel, StoredEvent
 
 log = logging.getLogger("app.realtime")
 
 READ_BATCH = 500
 INBOX_LIMIT = 1000
+RETRY_INITIAL = 0.1
+RETRY_MAX = 5.0
 
 
 class RealtimeStopped(Exception):
@@ -91,8 +100,10 @@ class ChannelHub:
         self.refs = 0
         self.ready = False
         self.closed = False
-        self.stale = False
+        self.behind = False  # the last read failed: the pump is retrying
+        self.listening = False  # wake-ups arrive (else only the sweep and the retries deliver)
         self._dirty = False
+        self._woken = asyncio.Event()
         self._pump: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
         self.started: asyncio.Task[None] | None = None
@@ -121,20 +132,32 @@ class ChannelHub:
             self.wake()
 
     async def _listen(self, subscribed: asyncio.Future[None]) -> None:
+        backoff = Backoff(RETRY_INITIAL, RETRY_MAX)
         try:
-            async with self._broadcast.subscribe(self.name) as subscriber:
-                subscribed.set_result(None)
-                while True:
-                    event = await subscriber.get()
-                    self.on_message(event.message)
-        except Exception as exc:
-            if not subscribed.done():
-                subscribed.set_exception(exc)
-                return
-            # Without wake-ups the sweep still delivers (within its interval).
-            log.warning("realtime wake-ups for %s stopped", self.name, exc_info=True)
-            self.stale = True
+            while not self.closed:
+                try:
+                    async with self._broadcast.subscribe(self.name) as subscriber:
+                        self.listening = True
+                        if subscribed.done():
+                            # Subscribed again: wake-ups published while it was down are gone.
+                            log.warning("realtime wake-ups for %s resumed", self.name)
+                            self.wake()
+                        else:
+                            subscribed.set_result(None)
+                        backoff = Backoff(RETRY_INITIAL, RETRY_MAX)
+                        while True:
+                            event = await subscriber.get()
+                            self.on_message(event.message)
+                except Exception as exc:
+                    self.listening = False
+                    if not subscribed.done():
+                        subscribed.set_exception(exc)
+                        return
+                    # Meanwhile the sweep still delivers (within its interval).
+                    log.warning("realtime wake-ups for %s stopped; subscribing again", self.name, exc_info=True)
+                    await asyncio.sleep(backoff.next_delay())
         finally:
+            self.listening = False
             if not subscribed.done():  # closed before it had subscribed
                 subscribed.set_exception(RealtimeStopped())
 
@@ -150,27 +173,35 @@ class ChannelHub:
             event_id = int(message)
         except (TypeError, ValueError):
             event_id = None
-        if event_id is not None and self.ready and event_id <= self.last_seen:
+        if event_id is not None and self.ready and not self.behind and event_id <= self.last_seen:
             return
         self.wake()
 
     def wake(self) -> None:
         """Read the store for this channel soon (once, however many wake-ups arrive meanwhile)."""
         self._dirty = True
+        self._woken.set()  # cuts a retry's backoff short: the database may well be back
         if self.ready and not self.closed and (self._pump is None or self._pump.done()):
             self._pump = asyncio.create_task(self._run_pump(), name=f"realtime pump {self.name}")
 
     async def _run_pump(self) -> None:
-        while self._dirty and not self.closed:
+        backoff = Backoff(RETRY_INITIAL, RETRY_MAX)
+        failures = Failures(f"reading realtime events for {self.name}")
+        while (self._dirty or self.behind) and not self.closed:
             self._dirty = False
+            self._woken.clear()
             try:
                 await self.catch_up()
             except Exception:
-                # The sweep wakes stale hubs until a read succeeds.
-                log.warning("reading realtime events for %s failed", self.name, exc_info=True)
-                self.stale = True
-                return
-            self.stale = False
+                # Whatever the wake-up asked for is still owed: stay behind, and read again.
+                self.behind = True
+                failures.failed()
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._woken.wait(), backoff.next_delay())
+                continue
+            failures.succeeded()
+            backoff = Backoff(RETRY_INITIAL, RETRY_MAX)
+            self.behind = False
 
     async def catch_up(self) -> None:
         """Push every stored event after ``last_seen`` to the local subscribers, in order."""

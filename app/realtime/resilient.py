@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import sys
 from contextlib import suppress
 
 from broadcaster import BroadcastBackend, Event
@@ -40,6 +41,28 @@ class Backoff:
         return delay * random.uniform(0.8, 1.0)
 
 
+class Failures:
+    """The log of one activity's run of failures: the first at WARNING with its traceback, the
+    next ones at DEBUG, and the recovery at WARNING — two lines for an outage of any length."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.count = 0
+
+    def failed(self) -> None:
+        """Record a failure (call it while handling the exception)."""
+        self.count += 1
+        if self.count == 1:
+            log.warning("%s failed; retrying", self.what, exc_info=True)
+        else:
+            log.debug("%s failed again (%d times): %r", self.what, self.count, sys.exc_info()[1])
+
+    def succeeded(self) -> None:
+        if self.count:
+            log.warning("%s works again after %d failed attempt(s)", self.what, self.count)
+            self.count = 0
+
+
 class ResilientBackend(BroadcastBackend):
     """A broadcaster backend with a supervised listening connection.
 
@@ -58,6 +81,7 @@ class ResilientBackend(BroadcastBackend):
         self._initial_backoff = initial_backoff
         self._max_backoff = max_backoff
         self._supervisor: asyncio.Task[None] | None = None
+        self._open = False  # a listening connection was opened and has not been given up yet
 
     async def _open_listener(self) -> None:
         raise NotImplementedError
@@ -78,6 +102,7 @@ class ResilientBackend(BroadcastBackend):
             await self._close_listener()
             await self._close_publisher()
             raise
+        self._open = True
         self._supervisor = asyncio.create_task(self._supervise(), name=f"{self.kind}-listener")
 
     async def disconnect(self) -> None:
@@ -109,24 +134,37 @@ class ResilientBackend(BroadcastBackend):
 
     async def _supervise(self) -> None:
         while True:
+            try:
+                await self._reconnect_when_lost()
+            except Exception:  # a bug here must not end wake-ups for good: reconnect, then resync
+                log.exception("%s supervisor failed; reconnecting", self.kind)
+                self._open = False
+                await asyncio.sleep(self._max_backoff)
+
+    async def _reconnect_when_lost(self) -> None:
+        if self._open:
             reason = await self._watch_listener()
             log.warning("%s listener connection lost (%s); reconnecting", self.kind, reason)
-            await self._close_listener()
-            backoff = Backoff(self._initial_backoff, self._max_backoff)
-            attempts = 0
-            while True:
-                await asyncio.sleep(backoff.next_delay())
-                attempts += 1
-                try:
-                    await self._open_listener()
-                    break
-                except Exception as exc:  # anything: the supervisor must outlive every failure
-                    log.warning("%s reconnect attempt %d failed: %r", self.kind, attempts, exc)
+        self._open = False
+        await self._close_listener()
+        backoff = Backoff(self._initial_backoff, self._max_backoff)
+        attempts = 0
+        while True:
+            await asyncio.sleep(backoff.next_delay())
+            attempts += 1
+            try:
+                await self._open_listener()
+                self._open = True
+                break
+            except Exception as exc:  # anything: the supervisor must outlive every failure
+                log.warning("%s reconnect attempt %d failed: %r", self.kind, attempts, exc)
+                with suppress(Exception):
                     await self._close_listener()
-            log.warning(
-                "%s listener reconnected after %d attempt(s); resyncing %d channel(s)",
-                self.kind,
-                attempts,
-                len(self._channels),
-            )
-            self._resync()
+        log.warning(
+            "%s listener reconnected after %d attempt(s); resyncing %d channel(s)",
+            self.kind,
+            attempts,
+            len(self._channels),
+        )
+        # Messages published while it was away are gone: every subscribed channel reads the store.
+        self._resync()
