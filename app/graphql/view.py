@@ -28,6 +28,7 @@ from strawberry.types.graphql import OperationType
 from app.errors import DomainError
 from app.graphql.context import Context, bearer_credential
 from app.graphql.ide import graphiql_page
+from app.graphql.media import as_graphql_response, wants_graphql_response
 from app.graphql.requests import RETRY_AFTER_SECONDS, RequestJsonError, decode_request_json, http_error
 from app.modelbase import utcnow
 from app.runtime import Runtime
@@ -213,11 +214,14 @@ class JourneysGraphQL(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        request = Request(scope=scope, receive=receive)
         try:
-            response = await self.run(Request(scope=scope, receive=receive))
+            response = await self.run(request)
         except HTTPException as exc:
             # Strawberry answers these in plain text; clients read GraphQL errors, with a code.
             response = http_error(exc.status_code, exc.reason)
+        if wants_graphql_response(request.headers.get("accept")):
+            response = as_graphql_response(response)
         await response(scope, receive, send)
 
     def decode_json(self, data: str | bytes) -> object:
