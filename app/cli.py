@@ -95,6 +95,24 @@ def cmd_demo(_args: argparse.Namespace, settings: Settings) -> None:
     print(summary)
 
 
+def _require_tenant(settings: Settings, slug: str) -> None:
+    """ConfigError (exit 2) unless the tenant exists: a token for no tenant authenticates nobody."""
+    from app.tenancy.service import get_tenant_by_slug
+
+    async def work(session: Any) -> bool:
+        return await get_tenant_by_slug(session, slug=slug) is not None
+
+    alembic = logging.getLogger("alembic")
+    level = alembic.level
+    alembic.setLevel(logging.WARNING)  # the command prints the token and nothing else
+    try:
+        found = _with_session(_migrate(settings), work)
+    finally:
+        alembic.setLevel(level)
+    if not found:
+        raise ConfigError(f"no tenant {slug!r}")
+
+
 def cmd_token(args: argparse.Namespace, settings: Settings) -> None:
     from app.tenancy.credentials import Role, mint_user_token, valid_timezone
 
@@ -102,6 +120,7 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> None:
         raise ConfigError(f"--tz {args.tz!r} is not a known IANA timezone")
     if args.ttl <= 0:
         raise ConfigError("--ttl must be positive")
+    _require_tenant(settings, args.tenant)
     print(
         mint_user_token(
             settings,

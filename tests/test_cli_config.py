@@ -138,13 +138,22 @@ def _run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[
     )
 
 
-def test_token_prints_a_jwt_the_service_accepts(tmp_path: Path) -> None:
+@pytest.fixture
+def with_demo_tenant(migrated: str, tmp_path: Path) -> dict[str, str]:
+    """The environment of a CLI on the test database, where the tenant `demo` exists."""
+    env = {"DATABASE_URL": migrated, "JOURNEYS_JWT_SECRET": GOOD_SECRET}
+    created = _run(tmp_path, "tenant", "create", "demo", "--name", "Demo", **env)
+    assert created.returncode == 0 or "taken" in created.stderr or "exists" in created.stderr, created.stderr
+    return env
+
+
+def test_token_prints_a_jwt_the_service_accepts(tmp_path: Path, with_demo_tenant: dict[str, str]) -> None:
     # when a token is asked for with every option
     before = int(time.time())
     result = _run(
         tmp_path,
         *("token", "--tenant", "demo", "--user", "alice", "--ttl", "60", "--tz", "Europe/Paris"),
-        JOURNEYS_JWT_SECRET=GOOD_SECRET,
+        **with_demo_tenant,
     )
     # then it prints exactly one line: the token
     assert result.returncode == 0, result.stderr
@@ -168,19 +177,28 @@ def test_token_prints_a_jwt_the_service_accepts(tmp_path: Path) -> None:
         read_user_token(other, token)
 
 
-def test_token_for_an_admin(tmp_path: Path) -> None:
-    result = _run(
-        tmp_path, "token", "--tenant", "demo", "--user", "boss", "--role", "admin", JOURNEYS_JWT_SECRET=GOOD_SECRET
-    )
+def test_token_for_an_admin(tmp_path: Path, with_demo_tenant: dict[str, str]) -> None:
+    result = _run(tmp_path, "token", "--tenant", "demo", "--user", "boss", "--role", "admin", **with_demo_tenant)
     assert result.returncode == 0, result.stderr
     settings = load_settings({"JOURNEYS_JWT_SECRET": GOOD_SECRET, "JOURNEYS_DATA_DIR": str(tmp_path)})
     claims = read_user_token(settings, result.stdout.strip())
     assert (claims.subject, claims.role, claims.timezone) == ("boss", Role.ADMIN, None)
 
 
-def test_development_tokens_are_signed_with_the_kept_secret(tmp_path: Path) -> None:
+def test_a_token_for_an_unknown_tenant_is_refused_with_one_line(
+    tmp_path: Path, with_demo_tenant: dict[str, str]
+) -> None:
+    result = _run(tmp_path, "token", "--tenant", "nosuch", "--user", "a", **with_demo_tenant)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines() == ["journeys: configuration error: no tenant 'nosuch'"]
+
+
+def test_development_tokens_are_signed_with_the_kept_secret(tmp_path: Path, with_demo_tenant: dict[str, str]) -> None:
     # given no secret in the environment, the command generates and keeps one
-    result = _run(tmp_path, "token", "--tenant", "demo", "--user", "alice")
+    result = _run(
+        tmp_path, "token", "--tenant", "demo", "--user", "alice", DATABASE_URL=with_demo_tenant["DATABASE_URL"]
+    )
     assert result.returncode == 0, result.stderr
     # then a service reading the same data dir accepts the token
     settings = load_settings({"JOURNEYS_DATA_DIR": str(tmp_path / "data")})
