@@ -419,6 +419,20 @@ async def test_the_demo_tenant_has_a_varied_catalogue(actors: Actors, db: Any) -
     # with scheduled events on the first three days and unscheduled ones
     offsets = {e["dayOffset"] for j in journeys for e in j["events"]}
     assert {0, 1, 2, None} <= offsets
+    # and one category pages, as the README's example shows (first: 2, then after its endCursor)
+    page_query = (
+        "query P($after: String) { journeys(first: 2, after: $after, category: \"wellness\") "
+        "{ edges { node { slug } } pageInfo { hasNextPage endCursor } } }"
+    )
+    slugs: list[str] = []
+    after = None
+    for _ in range(5):
+        page = (await user.data(page_query, {"after": after}))["journeys"]
+        slugs += [edge["node"]["slug"] for edge in page["edges"]]
+        after = page["pageInfo"]["endCursor"]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+    assert len(slugs) >= 5 and len(set(slugs)) == len(slugs)
     assert any(
         {0, 1, 2} <= {e["dayOffset"] for e in j["events"]} and None in {e["dayOffset"] for e in j["events"]}
         for j in journeys
