@@ -1,13 +1,10 @@
-"""The GraphQL endpoint: HTTP and graphql-transport-ws on one route."""
+"""The GraphQL endpoint: HTTP and both websocket protocols (app/graphql/sockets.py) on one route."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import uuid
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 import orjson
 from cross_web import HTTPException
@@ -19,9 +16,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http import GraphQLRequestData
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
-from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, Message
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
@@ -30,105 +25,17 @@ from app.graphql.context import Context, bearer_credential
 from app.graphql.ide import graphiql_page
 from app.graphql.media import as_graphql_response, wants_graphql_response
 from app.graphql.requests import RETRY_AFTER_SECONDS, RequestJsonError, decode_request_json, http_error
-from app.modelbase import utcnow
+from app.graphql.sockets import CREDENTIAL_CHECK_INTERVAL, LegacyWSHandler, TransportWSHandler, authorization
 from app.runtime import Runtime
-from app.tenancy.service import Viewer, api_key_active
 
 log = logging.getLogger("app.graphql")
-# How often a websocket authenticated by an API key checks that the key is not revoked.
-CREDENTIAL_CHECK_INTERVAL = 60.0
-
-
-def _authorization(params: dict[str, Any] | None) -> str | None:
-    for key, value in (params or {}).items():
-        if key.lower() == "authorization" and isinstance(value, str):
-            return value
-    return None
-
-
-class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
-    """graphql-transport-ws as Strawberry speaks it, plus:
-
-    - an unexpected failure while handling a message (say the database is down during
-      connection_init) closes the socket with 4500 Internal Server Error instead of tearing
-      the connection down unexplained;
-    - the credential of `connection_init` is watched for as long as the socket lives: when a
-      user JWT expires, or an API key is revoked (checked every ``credential_check_interval``
-      seconds), the socket closes with 4403, and a client reconnects with a fresh one
-      (graphql-ws retries 4403, calling ``connectionParams`` again).
-    """
-
-    credential_task: asyncio.Task[None] | None = None
-
-    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
-        await super().handle_connection_init(message)
-        viewer = self.context.authenticated
-        if self.connection_acknowledged and viewer is not None and self.credential_task is None:
-            self.credential_task = asyncio.create_task(self._watch_credential(viewer))
-
-    async def _watch_credential(self, viewer: Viewer) -> None:
-        if viewer.expires_at is not None:  # a user token: it ends at its `exp`
-            await asyncio.sleep(max(0.0, (viewer.expires_at - utcnow()).total_seconds()))
-            reason = "Credential expired"
-        elif viewer.api_key_id is not None:  # an API key: it ends when revoked
-            interval = getattr(self.view, "credential_check_interval", CREDENTIAL_CHECK_INTERVAL)
-            while True:
-                await asyncio.sleep(interval)
-                if not await self._api_key_active(viewer.api_key_id):
-                    break
-            reason = "Credential revoked"
-        else:
-            return
-        log.info("closing a websocket: %s (request %s)", reason.lower(), self.context.request_id)
-        with contextlib.suppress(RuntimeError, OSError):  # the client may have left meanwhile
-            await self.websocket.close(code=4403, reason=reason)
-
-    async def _api_key_active(self, key_id: uuid.UUID) -> bool:
-        try:
-            async with self.context.runtime.sessions() as session:
-                return await api_key_active(session, key_id=key_id)
-        except Exception:  # the database may be briefly away: keep the socket, check again later
-            log.warning("could not check a websocket's API key (request %s)", self.context.request_id, exc_info=True)
-            return True
-
-    async def shutdown(self) -> None:
-        if self.credential_task is not None:
-            self.credential_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.credential_task
-        await super().shutdown()
-
-    async def send_message(self, message: Message) -> None:
-        # Strawberry's own refusals on the socket (the subscription limit, incremental delivery)
-        # carry no code: give them one, like every other error (SPEC §13).
-        payload = message.get("payload")
-        if message.get("type") == "error" and isinstance(payload, list):
-            message = cast(Message, {**message, "payload": [_coded(entry) for entry in payload]})
-        await super().send_message(message)
-
-    async def handle_message(self, message: Message) -> None:
-        try:
-            await super().handle_message(message)
-        except Exception:
-            log.exception(
-                "unexpected error handling a %r websocket message (request %s)",
-                message.get("type") if isinstance(message, dict) else None,
-                self.context.request_id,
-            )
-            await self.websocket.close(code=4500, reason="Internal server error")
-
-
-def _coded(entry: Any) -> Any:
-    if not isinstance(entry, dict) or (entry.get("extensions") or {}).get("code"):
-        return entry
-    code = "QUERY_TOO_COMPLEX" if "limit" in str(entry.get("message", "")).lower() else "BAD_USER_INPUT"
-    return {**entry, "extensions": {**(entry.get("extensions") or {}), "code": code, "status": 400}}
 
 
 class JourneysGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI view, with our context and websocket authentication."""
 
     graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
     credential_check_interval = CREDENTIAL_CHECK_INTERVAL
 
     def __init__(self, schema: Any, runtime: Runtime) -> None:
@@ -136,7 +43,7 @@ class JourneysGraphQL(GraphQL[Context, None]):
             schema,
             graphql_ide="graphiql" if runtime.settings.graphiql else None,
             allow_queries_via_get=True,
-            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
             connection_init_wait_timeout=timedelta(seconds=3),
             keep_alive=True,
             keep_alive_interval=15,
@@ -168,7 +75,7 @@ class JourneysGraphQL(GraphQL[Context, None]):
     async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
         params = context.connection_params or {}
         try:
-            context.credential = bearer_credential(_authorization(params))
+            context.credential = bearer_credential(authorization(params))
             if context.credential is None:
                 raise ConnectionRejectionError()
             await context.viewer()
