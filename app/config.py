@@ -49,6 +49,8 @@ class Settings:
     livekit_reconcile_interval: float = 60.0
     log_level: str = "INFO"
     log_format: str = "text"
+    persisted_only: bool = False
+    persisted_queries: Path | None = None
 
     @property
     def production(self) -> bool:
@@ -109,6 +111,15 @@ def _development_secret(data_dir: Path) -> str:
     path.write_text(secret)
     path.chmod(0o600)
     return secret
+
+
+def _persisted_manifest(value: str | None) -> Path | None:
+    if not value:
+        return None
+    path = Path(value)
+    if not path.is_file():
+        raise ConfigError(f"JOURNEYS_PERSISTED_QUERIES: no file {value!r}")
+    return path
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -176,6 +187,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         jwt_audience=environ.get("JOURNEYS_JWT_AUDIENCE") or None,
         graphiql=graphiql,
         introspection=graphiql,
+        persisted_only=_flag(environ.get("JOURNEYS_PERSISTED_ONLY"), False),
+        persisted_queries=_persisted_manifest(environ.get("JOURNEYS_PERSISTED_QUERIES")),
         broadcast_url=broadcast_url,
         ably_api_key=ably_key,
         ably_rest_host=environ.get("ABLY_REST_HOST") or None,

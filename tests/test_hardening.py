@@ -30,6 +30,7 @@ CODES = {
     "NOT_CONFIGURED",
     "UPSTREAM_FAILED",
     "TEMPORARILY_UNAVAILABLE",
+    "PERSISTED_QUERY_NOT_FOUND",
     "INTERNAL_SERVER_ERROR",
 }
 INTERNAL_WORDS = ("sqlalchemy", "asyncpg", "traceback", "method '", "greenlet", "_connection_for_bind", "select ")

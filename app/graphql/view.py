@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 from cross_web import HTTPException
+from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -24,6 +25,7 @@ from app.errors import DomainError
 from app.graphql.context import Context, bearer_credential
 from app.graphql.ide import graphiql_page
 from app.graphql.media import as_graphql_response, wants_graphql_response
+from app.graphql.persisted import PersistedQueries
 from app.graphql.requests import RETRY_AFTER_SECONDS, RequestJsonError, decode_request_json, http_error
 from app.graphql.sockets import CREDENTIAL_CHECK_INTERVAL, LegacyWSHandler, TransportWSHandler, authorization
 from app.runtime import Runtime
@@ -49,6 +51,8 @@ class JourneysGraphQL(GraphQL[Context, None]):
             keep_alive_interval=15,
         )
         self.runtime = runtime
+        settings = runtime.settings
+        self.persisted = PersistedQueries.from_file(settings.persisted_queries, only=settings.persisted_only)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return graphiql_page(request)  # bundled, with no CDN (app/graphql/ide.py)
@@ -98,8 +102,12 @@ class JourneysGraphQL(GraphQL[Context, None]):
         # anything runs (graphql-core would otherwise return an event stream to serialise).
         allowed = OperationType.from_http(request_adapter.method) - {OperationType.SUBSCRIPTION}
         try:
+            query = self.persisted.resolve(request_data.query, request_data.extensions)
+        except GraphQLError as error:  # an unknown persisted query, or persisted-only mode
+            return ExecutionResult(data=None, errors=[error])
+        try:
             return await self.schema.execute(
-                request_data.query,
+                query,
                 root_value=root_value,
                 variable_values=request_data.variables,
                 context_value=context,
