@@ -31,6 +31,11 @@ class ErrorCode(str, Enum):
         """The HTTP status a REST client would have seen for this code."""
         return _STATUS[self]
 
+    @property
+    def description(self) -> str:
+        """When the code is used."""
+        return _DESCRIPTION[self]
+
 
 _STATUS = {
     ErrorCode.UNAUTHENTICATED: 401,
@@ -47,6 +52,24 @@ _STATUS = {
     ErrorCode.TEMPORARILY_UNAVAILABLE: 503,
     ErrorCode.PERSISTED_QUERY_NOT_FOUND: 400,
     ErrorCode.INTERNAL_SERVER_ERROR: 500,
+}
+
+
+_DESCRIPTION = {
+    ErrorCode.UNAUTHENTICATED: "no, bad or expired credential.",
+    ErrorCode.FORBIDDEN: "the viewer's role lacks the right (a user calling an admin operation).",
+    ErrorCode.NOT_FOUND: "unknown id, unpublished for a user, or another tenant's or user's.",
+    ErrorCode.BAD_USER_INPUT: "an invalid argument or input field (page size, cursor, timezone, JSON, answers).",
+    ErrorCode.ALREADY_ACTIVE: "a start while an ACTIVE or SUSPENDED run of the same journey or onboarding exists.",
+    ErrorCode.NOT_ACTIVE: "progress, a log or an event on a run that is not ACTIVE.",
+    ErrorCode.NOT_SUSPENDED: "a resume of a run that is not SUSPENDED.",
+    ErrorCode.UNAVAILABLE: "an inactive avatar, or a mode it does not offer.",
+    ErrorCode.QUERY_TOO_COMPLEX: "a document over a limit (depth, aliases, tokens, result size, body size).",
+    ErrorCode.NOT_CONFIGURED: "Ably or LiveKit is not configured.",
+    ErrorCode.UPSTREAM_FAILED: "Ably or LiveKit failed or timed out.",
+    ErrorCode.TEMPORARILY_UNAVAILABLE: "the database cannot be reached; retry later (Retry-After).",
+    ErrorCode.PERSISTED_QUERY_NOT_FOUND: "a persisted-query hash this server does not know; send the query with it.",
+    ErrorCode.INTERNAL_SERVER_ERROR: "anything unexpected; the request id is in the server log.",
 }
 
 

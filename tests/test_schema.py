@@ -38,9 +38,7 @@ def _undescribed() -> list[str]:
             missing.append(path)
 
     for named in _public_types():
-        root = named.name in {"Query", "Mutation", "Subscription"}
-        if not root:  # the root types are containers; their fields carry the meaning
-            check(named.name, named.description)
+        check(named.name, named.description)  # the root types too (schema linters ask for it)
         if isinstance(named, GraphQLObjectType | GraphQLInterfaceType):
             for field_name, field in named.fields.items():
                 check(f"{named.name}.{field_name}", field.description)
@@ -50,13 +48,9 @@ def _undescribed() -> list[str]:
             for field_name, input_field in named.fields.items():
                 check(f"{named.name}.{field_name}", input_field.description)
         elif isinstance(named, GraphQLEnumType):
-            # An enum is described as a whole; each value is described or named in that description.
+            # each value described on its own (graphql-schema-linter's enum-values-have-descriptions)
             for value_name, value in named.values.items():
-                if (
-                    not (value.description or "").strip()
-                    and value_name.lower() not in (named.description or "").lower()
-                ):
-                    missing.append(f"{named.name}.{value_name}")
+                check(f"{named.name}.{value_name}", value.description)
         else:
             assert isinstance(named, GraphQLScalarType | GraphQLUnionType), named
     return missing

@@ -17,6 +17,7 @@ from app.graphql.avatars.queries import AvatarsQuery
 from app.graphql.catalog.mutations import CatalogMutation
 from app.graphql.catalog.queries import CatalogQuery
 from app.graphql.context import Info
+from app.graphql.descriptions import describe
 from app.graphql.documents import DocumentCache, Documents
 from app.graphql.errors import ErrorShaping
 from app.graphql.execution.run import CompiledExecutor
@@ -148,6 +149,7 @@ def create_schema(
         ],
     )
     built.documents = cache
+    describe(built._schema)
     return built
 
 
