@@ -3,7 +3,7 @@
 import 'graphiql/setup-workers/vite'; // Monaco's editor, JSON and GraphQL workers, bundled as our own files
 import { createGraphiQLFetcher } from '@graphiql/toolkit';
 import { explorerPlugin } from '@graphiql/plugin-explorer';
-import { GraphiQL } from 'graphiql';
+import { GraphiQL, HISTORY_PLUGIN } from 'graphiql';
 import { parse } from 'graphql';
 import { createRoot } from 'react-dom/client';
 import 'graphiql/style.css';
@@ -42,7 +42,7 @@ const DEFAULT_QUERY = `# Journeys GraphQL
 `;
 
 const params = new URLSearchParams(location.search);
-const plugins = [explorerPlugin()];
+const plugins = [HISTORY_PLUGIN, explorerPlugin()]; // with the documentation explorer, GraphiQL's own
 
 createRoot(document.getElementById('graphiql')).render(
   <GraphiQL
