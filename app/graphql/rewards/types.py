@@ -74,7 +74,7 @@ async def reward_node(info: Info, key: uuid.UUID) -> RewardNode | None:
 class XpEntryType:
     id: strawberry.ID = strawberry.field(description="The entry's id.")
     amount: int = strawberry.field(description="XP awarded.")
-    reason: str = strawberry.field(description="Why, e.g. `event.completed`.")
+    reason: str = strawberry.field(description="Why: `event_completed`, `journey_completed` or `onboarding_completed`.")
     resource_type: str | None = strawberry.field(description="The kind of thing it was earned in, e.g. `journey`.")
     resource_id: strawberry.ID | None = strawberry.field(
         description="The thing it was earned in (a global id for journeys and onboardings)."
