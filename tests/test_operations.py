@@ -421,7 +421,7 @@ async def test_the_demo_tenant_has_a_varied_catalogue(actors: Actors, db: Any) -
     assert {0, 1, 2, None} <= offsets
     # and one category pages, as the README's example shows (first: 2, then after its endCursor)
     page_query = (
-        "query P($after: String) { journeys(first: 2, after: $after, category: \"wellness\") "
+        'query P($after: String) { journeys(first: 2, after: $after, category: "wellness") '
         "{ edges { node { slug } } pageInfo { hasNextPage endCursor } } }"
     )
     slugs: list[str] = []
