@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging.config
 import os
 import signal
@@ -69,17 +70,26 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     # uvicorn shuts down gracefully on SIGTERM and then raises it again: leave through Python
     # then (exit status 143), so exit handlers run and stop the embedded PostgreSQL we started.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_config=logging_config(settings),
-        access_log=False,  # app.http logs each request with its id and operation
-        log_level=settings.log_level.lower(),
-        **SERVER_OPTIONS,
-    )
+    with contextlib.ExitStack() as stack:
+        if args.workers > 1:
+            from app.metrics import multiprocess_directory
+
+            # Each worker keeps its metrics in a file there (a fresh directory unless one is given), and
+            # any worker's /metrics adds them all up (app/metrics.py); prometheus_client reads the
+            # variable as each worker imports it, so it is set before uvicorn starts them.
+            directory = stack.enter_context(multiprocess_directory(settings.metrics_multiproc_dir))
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_config=logging_config(settings),
+            access_log=False,  # app.http logs each request with its id and operation
+            log_level=settings.log_level.lower(),
+            **SERVER_OPTIONS,
+        )
 
 
 def cmd_migrate(_args: argparse.Namespace, settings: Settings) -> None:

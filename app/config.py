@@ -51,6 +51,10 @@ class Settings:
     log_format: str = "text"
     persisted_only: bool = False
     persisted_queries: Path | None = None
+    # Observability (app/metrics.py, app/tracing.py): the standard variables of each.
+    metrics_multiproc_dir: Path | None = None
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_service_name: str = "journeys"
 
     @property
     def production(self) -> bool:
@@ -178,6 +182,11 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if log_format not in {"json", "text"}:
         raise ConfigError(f"JOURNEYS_LOG_FORMAT must be json or text, got {log_format!r}")
 
+    multiproc_dir = environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+    otel_endpoint = (environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or "").strip() or None
+    if otel_endpoint is not None and urlsplit(otel_endpoint).scheme not in {"http", "https"}:
+        raise ConfigError(f"OTEL_EXPORTER_OTLP_ENDPOINT must be an http:// or https:// URL, got {otel_endpoint!r}")
+
     return Settings(
         env=env,
         data_dir=data_dir,
@@ -203,6 +212,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         livekit_reconcile_interval=livekit_reconcile_interval,
         log_level=log_level,
         log_format=log_format,
+        metrics_multiproc_dir=Path(multiproc_dir) if multiproc_dir else None,
+        otel_exporter_otlp_endpoint=otel_endpoint,
+        otel_service_name=(environ.get("OTEL_SERVICE_NAME") or "journeys").strip() or "journeys",
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from app.avatars.reconcile import Reconciler
@@ -21,11 +21,12 @@ from app.db import resolve_database_url
 from app.graphql.ide import graphiql_assets_route
 from app.graphql.schema import create_schema
 from app.graphql.view import JourneysGraphQL
-from app.metrics import METRICS
+from app.metrics import CONTENT_TYPE, exposition, instrument_pool
 from app.middleware import RequestContextMiddleware
 from app.migrate import current_revision, head_revision
 from app.realtime.ably import AblyMirror
 from app.runtime import Runtime
+from app.tracing import instrument_engine, start_tracing, stop_tracing
 
 log = logging.getLogger("app.http")
 
@@ -51,8 +52,10 @@ async def readyz(request: Request) -> Response:
     )
 
 
-async def metrics(_request: Request) -> Response:
-    return PlainTextResponse(METRICS.render(), media_type="text/plain; version=0.0.4")
+async def metrics(request: Request) -> Response:
+    # With worker processes, every worker's metrics (app/metrics.py).
+    body = exposition(request.app.state.runtime.settings.metrics_multiproc_dir)
+    return Response(body, headers={"content-type": CONTENT_TYPE})
 
 
 def create_app(settings: Settings | None = None, database_url: str | None = None) -> Starlette:
@@ -62,6 +65,9 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     runtime = Runtime.create(settings, url)
     schema = create_schema(introspection=settings.introspection, hide_suggestions=settings.production)
     graphql = JourneysGraphQL(schema, runtime)
+    instrument_pool(runtime.engine)  # connections in use, for /metrics
+    if settings.otel_exporter_otlp_endpoint:
+        instrument_engine(runtime.engine)  # a span per SQL statement (app/tracing.py)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -70,6 +76,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         # The Ably mirror publishes stored events to Ably, apart from requests (app/realtime/ably.py).
         ably_mirror = AblyMirror.from_settings(settings, runtime.sessions) if settings.ably_api_key else None
         reconciler = Reconciler.for_runtime(runtime)
+        tracing = start_tracing(settings)  # OpenTelemetry, when OTEL_EXPORTER_OTLP_ENDPOINT is set
         try:
             # Realtime delivery (broadcast, publisher, sweep, prune). On shutdown the server has already
             # closed the websockets (1001 under `journeys serve`, app/serving.py) by the time this resumes.
@@ -90,6 +97,8 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
             if ably_mirror is not None:
                 await ably_mirror.stop()
             await runtime.close()
+            if tracing:
+                await stop_tracing()
 
     app = Starlette(
         routes=[

@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.graphql.limits import MAX_BODY_BYTES, MAX_HEADER_BYTES
 from app.logs import CURRENT_REQUEST, RequestLog
-from app.metrics import METRICS
+from app.metrics import observe_request, serve_websocket
 
 log = logging.getLogger("app.http")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -56,7 +56,7 @@ class RequestContextMiddleware:
         # Every log record written while this request is handled carries its id (app/logs.py).
         CURRENT_REQUEST.set(RequestLog(request_id))
         if scope["type"] == "websocket":
-            await self.app(scope, receive, send)
+            await serve_websocket(self.app, scope, receive, send)  # counted while open (app/metrics.py)
             return
         started = time.perf_counter()
         status = 500
@@ -87,7 +87,7 @@ class RequestContextMiddleware:
                 await response(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            METRICS.observe_request(scope.get("path", ""), status, elapsed)
+            observe_request(scope.get("path", ""), status, elapsed)
             log.info("%s %s %s %.1fms", scope.get("method"), scope.get("path"), status, elapsed * 1000)
 
 

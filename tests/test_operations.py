@@ -131,7 +131,7 @@ async def test_a_database_before_its_first_migration_is_at_no_revision(migrated:
 
 def _requests_total(metrics: str, route: str, status: str) -> int:
     pattern = re.compile(
-        rf'^journeys_http_requests_total\{{route="{re.escape(route)}",status="{status}"\}} (\d+)$', re.M
+        rf'^journeys_http_requests_total\{{route="{re.escape(route)}",status="{status}"\}} (\d+)(?:\.0)?$', re.M
     )
     match = pattern.search(metrics)
     return int(match.group(1)) if match else 0

@@ -22,6 +22,7 @@ from app.graphql.documents import DocumentCache, Documents
 from app.graphql.errors import ErrorShaping
 from app.graphql.execution.run import CompiledExecutor
 from app.graphql.limits import MAX_TOKENS
+from app.graphql.metrics import ObserveOperation
 from app.graphql.node import resolve_node
 from app.graphql.observability import LogOperation
 from app.graphql.onboarding.authoring import OnboardingAuthoringMutation
@@ -141,6 +142,7 @@ def create_schema(
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
         execution_context_class=CompiledExecutor if compiled else None,
         extensions=[
+            ObserveOperation,  # first: counts, times and traces everything the others do
             ErrorShaping,
             LogOperation,
             CloseSession,

@@ -35,6 +35,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.config import Settings
 from app.db import SessionFactory, transaction
+from app.metrics import ABLY_BACKLOG, ABLY_PUBLISHED
 from app.realtime.models import AblyCursor, OutboxEvent
 from app.realtime.store import channels_of
 from app.tenancy.models import Tenant
@@ -50,6 +51,7 @@ MAX_PUBLISH_BYTES = 32 * 1024
 START_WINDOW = timedelta(minutes=10)
 HTTP_OPEN_TIMEOUT = 4.0
 HTTP_REQUEST_TIMEOUT = 10.0
+BACKLOG_SAMPLE_SECONDS = 5.0  # how often the backlog gauge is measured (app/metrics.py)
 
 CURSORS = AblyCursor.__table__  # type: ignore[attr-defined]
 OUTBOX = OutboxEvent.__table__  # type: ignore[attr-defined]
@@ -180,6 +182,7 @@ class AblyMirror:
         # cursor has not moved yet: a retry after a partial failure skips what already went.
         self._sent: dict[uuid.UUID, dict[str, int]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._backlog_due = 0.0
 
     @classmethod
     def from_settings(cls, settings: Settings, sessions: SessionFactory) -> AblyMirror:
@@ -211,6 +214,12 @@ class AblyMirror:
             except Exception as exc:  # the mirror must outlive any failure
                 delay = self._outage.failed()
                 log.warning("Ably mirror pass failed; retrying in %.1fs: %s", delay, exc, exc_info=True)
+            if time.monotonic() >= self._backlog_due:
+                self._backlog_due = time.monotonic() + BACKLOG_SAMPLE_SECONDS
+                try:
+                    await self.measure_backlog()
+                except Exception:  # the database is down: the pass above has said so
+                    log.debug("could not measure the Ably backlog", exc_info=True)
             await asyncio.sleep(max(self._poll_interval, self._outage.remaining()))
 
     async def publish_pending(self) -> int:
@@ -240,6 +249,15 @@ class AblyMirror:
                 log.info("Ably publishing recovered after %d failed attempts", self._outage.failures)
                 self._outage.reset()
         return published
+
+    async def measure_backlog(self) -> int:
+        """How many stored events are past their tenant's cursor (not yet published); sets the gauge."""
+        behind = OUTBOX.join(CURSORS, OUTBOX.c.tenant_id == CURSORS.c.tenant_id)
+        query = select(func.count()).select_from(behind).where(OUTBOX.c.id > CURSORS.c.last_event_id)
+        async with transaction(self._sessions) as session:
+            backlog = int((await session.execute(query)).scalar_one())
+        ABLY_BACKLOG.set(backlog)
+        return backlog
 
     async def _pending_tenants(self) -> list[uuid.UUID]:
         """Tenants with events past their cursor (creating cursors for tenants met for the first time)."""
@@ -296,6 +314,7 @@ class AblyMirror:
                 update(CURSORS).where(CURSORS.c.tenant_id == tenant_id).values(last_event_id=rows[-1].id)
             )
         self._sent.pop(tenant_id, None)
+        ABLY_PUBLISHED.inc(len(rows))
         return len(rows)
 
     async def _publish(self, tenant_id: uuid.UUID, events: Sequence[_Event]) -> None:

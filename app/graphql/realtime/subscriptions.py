@@ -12,6 +12,7 @@ import strawberry
 from app.graphql.context import Info
 from app.graphql.realtime.types import RealtimeEvent
 from app.graphql.relay import bad_input, local_id
+from app.metrics import SUBSCRIPTIONS_ACTIVE, observe_delivery
 from app.realtime.store import Channel, admin_channel, user_channel
 
 MAX_EVENT_ID = 2**63 - 1
@@ -50,6 +51,7 @@ async def deliver(
     """The channel's events as GraphQL values, each resolved with a fresh session and loaders."""
     wanted = set(types) if types is not None else None
     realtime = info.context.runtime.realtime
+    SUBSCRIPTIONS_ACTIVE.inc()
     try:
         async for event in realtime.subscribe(channel.name, after=after):
             if wanted is not None and event.type not in wanted:
@@ -57,7 +59,10 @@ async def deliver(
             # The socket's context lives as long as the socket: give each event its own session and loaders.
             await info.context.renew()
             yield RealtimeEvent.from_stored(event)
+            # Resumed once the event is resolved and sent: delivered (app/metrics.py).
+            observe_delivery(event.occurred_at)
     finally:
+        SUBSCRIPTIONS_ACTIVE.dec()
         await info.context.renew()
 
 
