@@ -146,10 +146,10 @@ class OperationNames:
         self._seen: set[str] = set()
         self._lock = threading.Lock()
 
-    def label(self, name: str | None) -> str:
+    def label(self, name: object) -> str:
         if not name:
             return "anonymous"
-        if not _GRAPHQL_NAME.fullmatch(name):
+        if not isinstance(name, str) or not _GRAPHQL_NAME.fullmatch(name):
             return "invalid"  # not a GraphQL name (a client's operationName matching nothing)
         name = name[:MAX_OPERATION_NAME_LENGTH]
         if name in self._seen:

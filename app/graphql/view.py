@@ -150,9 +150,13 @@ class JourneysGraphQL(GraphQL[Context, None]):
 
     async def parse_http_body(self, request: Any) -> Any:
         try:
-            return await super().parse_http_body(request)
+            data = await super().parse_http_body(request)
         except (AttributeError, TypeError) as exc:  # a JSON body that is not an object
             raise HTTPException(400, "The request body must be a JSON object") from exc
+        for item in data if isinstance(data, list) else [data]:
+            if not isinstance(item.operation_name, str | None):
+                raise HTTPException(400, "The GraphQL operation's `operationName` must be a string or null")
+        return data
 
     def create_response(self, response_data: Any, sub_response: Response) -> Response:
         response = super().create_response(response_data, sub_response)
