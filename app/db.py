@@ -3,26 +3,27 @@
 Policy — one ``AsyncSession`` per GraphQL operation, and one resolver at a time on it.
 GraphQL resolves sibling fields concurrently, and an ``AsyncSession`` (like the asyncpg
 connection under it) must never be used by two coroutines at once. Every use of the
-request's session therefore goes through :class:`SessionGate`, which serialises access
-with a lock: ``gate.read()`` for queries and dataloader batches, ``gate.write()`` for a
+request's session therefore goes through :class:`SessionGate` (app/gate.py), which serialises
+access with a lock: ``gate.read()`` for queries and dataloader batches, ``gate.write()`` for a
 mutation's unit of work, which commits on success and rolls back on any exception.
 Services never commit; they ``flush()`` and let the caller's ``write()`` decide. Batching
-by dataloaders keeps the serialised statements few, and one session per operation keeps
-a consistent, cheap connection checkout (one pool checkout per request).
+by dataloaders keeps the serialised statements few, and the gate keeps one connection for the
+whole operation (one pool checkout per request); its reads autocommit (no BEGIN/ROLLBACK round
+trips), its writes are each one real transaction.
 Code outside a request (CLI, demo loader, background jobs, tests) uses :func:`transaction`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from urllib.parse import quote
 
 import asyncpg
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -32,6 +33,9 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from app.config import Settings
+from app.gate import RetryingSession, SessionGate
+
+__all__ = ["SessionGate"]
 
 log = logging.getLogger(__name__)
 
@@ -85,20 +89,29 @@ def resolve_database_url(settings: Settings) -> str:
     return embedded_server_url(settings.data_dir)
 
 
-def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 30) -> AsyncEngine:
-    """An asyncpg engine with a pool sized for bursts of concurrent requests."""
-    return create_async_engine(
-        url,
-        pool_size=pool_size,
-        max_overflow=max_overflow,
-        pool_pre_ping=True,
-        pool_recycle=1800,
-    )
+def create_engine(url: str, *, pool_size: int = 20, max_overflow: int = 20) -> AsyncEngine:
+    """An asyncpg engine with a pool sized for bursts of concurrent requests (at most 40
+    connections; up to 20 kept open once needed, so steady concurrency does not open and close
+    overflow connections, each a new PostgreSQL backend, all the time).
+
+    No pre-ping (a BEGIN, ';' and ROLLBACK per checkout): a pooled connection the server closed
+    is known without IO (asyncpg saw its socket close) and replaced on checkout, and a
+    connection dead without notice fails its first statement, which is retried once on a fresh
+    one (:class:`app.gate.RetryingSession`)."""
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800)
+    event.listen(engine.sync_engine.pool, "checkout", _replace_closed)
+    return engine
+
+
+def _replace_closed(_dbapi_connection: object, _record: object, proxy: object) -> None:
+    driver = getattr(proxy, "driver_connection", None)
+    if driver is not None and driver.is_closed():
+        raise DisconnectionError("the server closed this pooled connection")  # the pool connects afresh
 
 
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:
     """Sessions that keep loaded objects usable after commit (payloads read them)."""
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=True, sync_session_class=RetryingSession)
 
 
 @asynccontextmanager
@@ -143,65 +156,3 @@ def violates(exc: IntegrityError, constraint: str) -> bool:
     """Whether an integrity error is the violation of ``constraint`` (a unique index, say)."""
     cause = getattr(exc.orig, "__cause__", None)
     return getattr(cause, "constraint_name", None) == constraint or constraint in str(exc.orig)
-
-
-class SessionGate:
-    """The request's single session, handed to one user at a time (see module docstring)."""
-
-    def __init__(
-        self,
-        factory: SessionFactory,
-        *,
-        on_commit: Callable[[AsyncSession], None] | None = None,
-    ) -> None:
-        self._factory = factory
-        self._session: AsyncSession | None = None
-        self._lock = asyncio.Lock()
-        self._on_commit = on_commit
-
-    def _current(self) -> AsyncSession:
-        if self._session is None:
-            self._session = self._factory()
-        return self._session
-
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncSession]:
-        """Exclusive use of the session for reading."""
-        async with self._lock:
-            yield self._current()
-
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncSession]:
-        """Exclusive use of the session for one unit of work, committed as a whole."""
-        async with self._lock:
-            session = self._current()
-            if session.in_transaction():
-                # Reads earlier in the operation opened a transaction; start the write afresh.
-                await session.rollback()
-            try:
-                yield session
-                await session.commit()
-            except BaseException:
-                await session.rollback()
-                raise
-            if self._on_commit is not None:
-                self._on_commit(session)
-
-    async def close(self) -> None:
-        """Return the connection to the pool, once nobody is using the session any more.
-
-        graphql-core cancels the sibling fields of a field whose error nulls their parent;
-        a sibling cancelled in the middle of a statement can leave the session unable to
-        close cleanly, so such a session's connection is discarded instead (the pool opens
-        a fresh one): the failure is the server's to absorb, never the client's to see.
-        """
-        async with self._lock:
-            session, self._session = self._session, None
-            if session is None:
-                return
-            try:
-                await session.close()
-            except Exception:
-                log.info("discarding a session that could not close cleanly", exc_info=True)
-                with suppress(Exception):
-                    await session.invalidate()

@@ -1,8 +1,9 @@
-"""What a running service holds for its lifetime: settings, database, cursor signer, realtime delivery."""
+"""What a running service holds for its lifetime: settings, database, cursor signer, realtime delivery,
+viewer cache."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -12,6 +13,8 @@ from app.db import SessionFactory, create_engine, create_session_factory
 from app.graphql.relay import CursorCodec
 from app.realtime.broadcast import create_broadcast
 from app.realtime.delivery import Realtime
+from app.tenancy.changes import ChangeListener, connector
+from app.tenancy.viewer_cache import ViewerCache
 
 
 @dataclass
@@ -24,11 +27,14 @@ class Runtime:
     cursors: CursorCodec
     realtime: Realtime
     livekit: LiveKit | None = None
+    viewers: ViewerCache = field(default_factory=ViewerCache)
+    changes: ChangeListener | None = None
 
     @classmethod
     def create(cls, settings: Settings, database_url: str) -> Runtime:
         engine = create_engine(database_url)
         sessions = create_session_factory(engine)
+        viewers = ViewerCache()
         return cls(
             settings=settings,
             engine=engine,
@@ -38,9 +44,14 @@ class Runtime:
                 sessions=sessions, broadcast=create_broadcast(settings.broadcast_url, database_url=database_url)
             ),
             livekit=LiveKit.from_settings(settings),
+            viewers=viewers,
+            # Started by the first request that authenticates; until it listens, the cache serves nothing.
+            changes=ChangeListener(viewers, connector(database_url)),
         )
 
     async def close(self) -> None:
+        if self.changes is not None:
+            await self.changes.close()
         await self.realtime.stop()
         if self.livekit is not None:
             await self.livekit.aclose()

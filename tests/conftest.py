@@ -225,23 +225,56 @@ def actors(client: httpx.AsyncClient, settings: Settings, db: Any) -> Actors:
 
 
 class StatementCounter:
-    """Counts SQL statements the server's engine executes."""
+    """Counts SQL statements the server's engine executes, and the database round trips they
+    and transaction control take: a statement is one round trip (once prepared), and so is each
+    BEGIN, COMMIT and ROLLBACK asyncpg really sends (none on an autocommit connection, nor a
+    COMMIT or ROLLBACK of a transaction that never began on the server)."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.engine = runtime.engine.sync_engine
         self.count = 0
+        self.begins = 0
+        self.commits = 0
+        self.rollbacks = 0
 
-    def _on_execute(self, *_args: Any, **_kwargs: Any) -> None:
+    @property
+    def round_trips(self) -> int:
+        return self.count + self.begins + self.commits + self.rollbacks
+
+    @staticmethod
+    def _driver(conn: Any) -> Any:
+        # SQLAlchemy's asyncpg adapter: autocommit, and the asyncpg transaction once BEGIN was sent.
+        return conn.connection.dbapi_connection
+
+    def _on_execute(self, conn: Any, *_args: Any, **_kwargs: Any) -> None:
         self.count += 1
+        driver = self._driver(conn)
+        if not driver.autocommit and driver._transaction is None:
+            self.begins += 1  # asyncpg sends BEGIN before this statement
+
+    def _on_commit(self, conn: Any) -> None:
+        if not conn.invalidated and self._driver(conn)._transaction is not None:
+            self.commits += 1
+
+    def _on_rollback(self, conn: Any) -> None:
+        if not conn.invalidated and self._driver(conn)._transaction is not None:
+            self.rollbacks += 1
 
     @asynccontextmanager
     async def measure(self) -> AsyncIterator[StatementCounter]:
-        self.count = 0
-        event.listen(self.engine, "before_cursor_execute", self._on_execute)
+        self.count = self.begins = self.commits = self.rollbacks = 0
+        listeners = (
+            ("before_cursor_execute", self._on_execute),
+            ("commit", self._on_commit),
+            ("rollback", self._on_rollback),
+        )
+        for name, listener in listeners:
+            event.listen(self.engine, name, listener)
         try:
             yield self
         finally:
-            event.remove(self.engine, "before_cursor_execute", self._on_execute)
+            for name, listener in listeners:
+                event.remove(self.engine, name, listener)
 
 
 @pytest.fixture

@@ -861,10 +861,10 @@ async def test_my_journeys_statements_do_not_grow_with_the_page_size(
     # when the same deep query asks for 5 and for 50 instances
     async with statements.measure() as counter:
         small = await alice.data(MY_JOURNEYS_DEEP, {"first": 5})
-    small_count = counter.count
+    small_count, small_trips = counter.count, counter.round_trips
     async with statements.measure() as counter:
         large = await alice.data(MY_JOURNEYS_DEEP, {"first": 50})
-    large_count = counter.count
+    large_count, large_trips = counter.count, counter.round_trips
 
     # then both answered in full, with the same number of statements
     assert len(small["myJourneys"]["edges"]) == 5
@@ -879,6 +879,32 @@ async def test_my_journeys_statements_do_not_grow_with_the_page_size(
     assert ["NOT_STARTED", "NOT_STARTED", "NOT_STARTED"] in statuses
     assert [e["node"]["journey"]["title"] for e in edges[:2]] == ["Journey 54", "Journey 53"]
     assert small_count == large_count, (small_count, large_count)
+    # and as many round trips: one per statement, none for BEGIN/COMMIT/ROLLBACK (reads autocommit),
+    # none for authentication (the viewer is cached): the instances, their journeys, events of
+    # journeys, progress, events of instances and logs
+    assert small_trips == large_trips == small_count == 6, (small_trips, large_trips, small_count)
+
+
+async def test_a_mutation_is_one_transaction_and_reads_around_it_none(
+    actors: Actors, statements: StatementCounter
+) -> None:
+    # given a user who has been seen (their viewer is cached) and a published journey
+    tenant = await actors.tenant()
+    journey = (await bulk_journeys(actors.db, tenant.id, ["Journey"], events_each=2))[0]
+    alice = actors.user(tenant, "alice")
+    await alice.data("{ viewer { id } }")
+    # when they start it and read the run back in the same operation
+    async with statements.measure() as counter:
+        data = await alice.data(START_JOURNEY, {"journeyId": to_global_id("Journey", journey)})
+    # then the unit of work is one BEGIN ... COMMIT, and nothing else controls transactions
+    assert data["startJourney"]["errors"] == []
+    assert (counter.begins, counter.commits, counter.rollbacks) == (1, 1, 0)
+    # when they read their runs
+    async with statements.measure() as counter:
+        await alice.data(MY_JOURNEYS_DEEP, {"first": 5})
+    # then no transaction at all
+    assert (counter.begins, counter.commits, counter.rollbacks) == (0, 0, 0)
+    assert counter.round_trips == counter.count
 
 
 async def _start_all(db: Any, tenant: Tenant, user_id: uuid.UUID, journey_ids: list[uuid.UUID]) -> None:

@@ -26,7 +26,8 @@ from app.tenancy.service import Viewer, authenticate
 
 
 class UserOwned(Protocol):
-    user_id: uuid.UUID
+    @property
+    def user_id(self) -> uuid.UUID: ...
 
 
 Owned = TypeVar("Owned", bound=UserOwned)
@@ -86,9 +87,7 @@ class Context:
         """
         previous, self.db = self.db, self._gate()
         self._loaders = None
-        async with previous.read():  # waits for an operation still using it
-            pass
-        await previous.close()
+        await previous.close()  # once an operation still using it is done
 
     @property
     def cursors(self) -> CursorCodec:
@@ -123,13 +122,13 @@ class Context:
         async with self._auth_lock:
             if self._viewer is None:
                 try:
-                    async with self.db.write() as session:
-                        viewer = await authenticate(session, settings=self.runtime.settings, credential=self.credential)
-                    # Committed; now detached, so a later rollback in this operation (a write after
-                    # reads, or a failed write) cannot expire them and make reading them do IO.
-                    session.expunge(viewer.tenant)
-                    session.expunge(viewer.user)
-                    self._viewer = viewer
+                    # Reads only (autocommit); most requests find their viewer cached and read nothing.
+                    self._viewer = await authenticate(
+                        self.db.read,
+                        settings=self.runtime.settings,
+                        credential=self.credential,
+                        cache=self.runtime.viewers,
+                    )
                 except DomainError as exc:
                     self.credential_error = exc
                     raise

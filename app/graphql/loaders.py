@@ -1,9 +1,10 @@
-"""Per-request dataloaders. Built with the context; never module-level (they cache)."""
+"""Per-request dataloaders. Made by the context, each on first use; never module-level (they cache)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,12 +14,13 @@ from app.avatars import authoring as avatars
 from app.avatars import service as avatar_sessions
 from app.avatars.models import Avatar, AvatarSession
 from app.catalog import reads as catalog
-from app.catalog.models import Journey, JourneyEvent
+from app.catalog.reads import EventRow, JourneyRow
 from app.onboarding import completion, reads
 from app.onboarding.models import Classification, Onboarding, OnboardingJourney, OnboardingLog, OnboardingStep
 from app.pagination import Page
 from app.progress import reads as progress
-from app.progress.models import JourneyInstance, JourneyLog
+from app.progress.models import JourneyLog
+from app.progress.reads import EventState, InstanceRow, Progress
 from app.rewards import authoring as rewards
 from app.rewards import reads as xp
 from app.rewards.models import Reward
@@ -69,69 +71,121 @@ def paged_loader(
 
 
 class Loaders:
-    """The request's loaders, one attribute per kind of batch."""
+    """The request's loaders, one attribute per kind of batch, each made on first use (an
+    operation needs a few of them, not all twenty)."""
 
     def __init__(self, ctx: Context) -> None:
-        self.journey: DataLoader[uuid.UUID, Journey | None] = tenant_loader(
-            ctx, lambda s, t, ids: catalog.journeys_by_ids(s, tenant_id=t, ids=ids), lambda: None
+        self._ctx = ctx
+
+    @cached_property
+    def journey(self) -> DataLoader[uuid.UUID, JourneyRow | None]:
+        return tenant_loader(
+            self._ctx, lambda s, t, ids: catalog.journeys_by_ids(s, tenant_id=t, ids=ids), lambda: None
         )
-        self.journey_event: DataLoader[uuid.UUID, JourneyEvent | None] = tenant_loader(
-            ctx, lambda s, t, ids: catalog.events_by_ids(s, tenant_id=t, ids=ids), lambda: None
+
+    @cached_property
+    def journey_event(self) -> DataLoader[uuid.UUID, EventRow | None]:
+        return tenant_loader(self._ctx, lambda s, t, ids: catalog.events_by_ids(s, tenant_id=t, ids=ids), lambda: None)
+
+    @cached_property
+    def events_of_journey(self) -> DataLoader[uuid.UUID, list[EventRow]]:
+        return tenant_loader(
+            self._ctx, lambda s, t, ids: catalog.events_of_journeys(s, tenant_id=t, journey_ids=ids), list
         )
-        self.events_of_journey: DataLoader[uuid.UUID, list[JourneyEvent]] = tenant_loader(
-            ctx, lambda s, t, ids: catalog.events_of_journeys(s, tenant_id=t, journey_ids=ids), list
+
+    @cached_property
+    def instance(self) -> DataLoader[uuid.UUID, InstanceRow | None]:
+        return tenant_loader(
+            self._ctx, lambda s, t, ids: progress.instances_by_ids(s, tenant_id=t, ids=ids), lambda: None
         )
-        self.instance: DataLoader[uuid.UUID, JourneyInstance | None] = tenant_loader(
-            ctx, lambda s, t, ids: progress.instances_by_ids(s, tenant_id=t, ids=ids), lambda: None
+
+    @cached_property
+    def progress(self) -> DataLoader[uuid.UUID, Progress]:
+        return tenant_loader(
+            self._ctx,
+            lambda s, t, ids: progress.progress(s, tenant_id=t, instance_ids=ids),
+            lambda: Progress(0, 0),
         )
-        self.progress: DataLoader[uuid.UUID, progress.Progress] = tenant_loader(
-            ctx, lambda s, t, ids: progress.progress(s, tenant_id=t, instance_ids=ids), lambda: progress.Progress(0, 0)
-        )
-        self.instance_events: DataLoader[tuple[Any, ...], Page[progress.EventState]] = paged_loader(
-            ctx,
+
+    @cached_property
+    def instance_events(self) -> DataLoader[tuple[Any, ...], Page[EventState]]:
+        return paged_loader(
+            self._ctx,
             lambda s, t, ids, p: progress.instance_events(
                 s, tenant_id=t, instance_ids=ids, status=p[0], first=p[1], after_position=p[2]
             ),
         )
-        self.instance_logs: DataLoader[tuple[Any, ...], Page[JourneyLog]] = paged_loader(
-            ctx,
+
+    @cached_property
+    def instance_logs(self) -> DataLoader[tuple[Any, ...], Page[JourneyLog]]:
+        return paged_loader(
+            self._ctx,
             lambda s, t, ids, p: progress.instance_logs(s, tenant_id=t, instance_ids=ids, first=p[0], after_id=p[1]),
         )
-        self.reward: DataLoader[uuid.UUID, Reward | None] = tenant_loader(
-            ctx, lambda s, t, ids: rewards.rewards_by_ids(s, tenant_id=t, ids=ids), lambda: None
-        )
-        self.avatar: DataLoader[uuid.UUID, Avatar | None] = tenant_loader(
-            ctx, lambda s, t, ids: avatars.avatars_by_ids(s, tenant_id=t, ids=ids), lambda: None
-        )
-        self.avatar_session: DataLoader[uuid.UUID, AvatarSession | None] = tenant_loader(
-            ctx, lambda s, t, ids: avatar_sessions.sessions_by_ids(s, tenant_id=t, ids=ids), lambda: None
+
+    @cached_property
+    def reward(self) -> DataLoader[uuid.UUID, Reward | None]:
+        return tenant_loader(self._ctx, lambda s, t, ids: rewards.rewards_by_ids(s, tenant_id=t, ids=ids), lambda: None)
+
+    @cached_property
+    def avatar(self) -> DataLoader[uuid.UUID, Avatar | None]:
+        return tenant_loader(self._ctx, lambda s, t, ids: avatars.avatars_by_ids(s, tenant_id=t, ids=ids), lambda: None)
+
+    @cached_property
+    def avatar_session(self) -> DataLoader[uuid.UUID, AvatarSession | None]:
+        return tenant_loader(
+            self._ctx, lambda s, t, ids: avatar_sessions.sessions_by_ids(s, tenant_id=t, ids=ids), lambda: None
         )
 
-        self.onboarding: DataLoader[uuid.UUID, Onboarding | None] = tenant_loader(
-            ctx, lambda s, t, ids: reads.onboardings_by_ids(s, tenant_id=t, ids=ids), lambda: None
+    @cached_property
+    def onboarding(self) -> DataLoader[uuid.UUID, Onboarding | None]:
+        return tenant_loader(
+            self._ctx, lambda s, t, ids: reads.onboardings_by_ids(s, tenant_id=t, ids=ids), lambda: None
         )
-        self.onboarding_step: DataLoader[uuid.UUID, OnboardingStep | None] = tenant_loader(
-            ctx, lambda s, t, ids: reads.steps_by_ids(s, tenant_id=t, ids=ids), lambda: None
+
+    @cached_property
+    def onboarding_step(self) -> DataLoader[uuid.UUID, OnboardingStep | None]:
+        return tenant_loader(self._ctx, lambda s, t, ids: reads.steps_by_ids(s, tenant_id=t, ids=ids), lambda: None)
+
+    @cached_property
+    def steps_of_onboarding(self) -> DataLoader[uuid.UUID, list[OnboardingStep]]:
+        return tenant_loader(
+            self._ctx, lambda s, t, ids: reads.steps_of_onboardings(s, tenant_id=t, onboarding_ids=ids), list
         )
-        self.steps_of_onboarding: DataLoader[uuid.UUID, list[OnboardingStep]] = tenant_loader(
-            ctx, lambda s, t, ids: reads.steps_of_onboardings(s, tenant_id=t, onboarding_ids=ids), list
+
+    @cached_property
+    def onboarding_journey(self) -> DataLoader[uuid.UUID, OnboardingJourney | None]:
+        return tenant_loader(
+            self._ctx, lambda s, t, ids: reads.onboarding_journeys_by_ids(s, tenant_id=t, ids=ids), lambda: None
         )
-        self.onboarding_journey: DataLoader[uuid.UUID, OnboardingJourney | None] = tenant_loader(
-            ctx, lambda s, t, ids: reads.onboarding_journeys_by_ids(s, tenant_id=t, ids=ids), lambda: None
+
+    @cached_property
+    def onboarding_logs(self) -> DataLoader[uuid.UUID, list[OnboardingLog]]:
+        return tenant_loader(self._ctx, lambda s, t, ids: reads.logs_of_journeys(s, tenant_id=t, journey_ids=ids), list)
+
+    @cached_property
+    def onboarding_progress(self) -> DataLoader[uuid.UUID, reads.OnboardingProgress | None]:
+        return tenant_loader(
+            self._ctx, lambda s, t, ids: reads.progress_of_journeys(s, tenant_id=t, journey_ids=ids), lambda: None
         )
-        self.onboarding_logs: DataLoader[uuid.UUID, list[OnboardingLog]] = tenant_loader(
-            ctx, lambda s, t, ids: reads.logs_of_journeys(s, tenant_id=t, journey_ids=ids), list
+
+    @cached_property
+    def current_step(self) -> DataLoader[uuid.UUID, OnboardingStep | None]:
+        return tenant_loader(
+            self._ctx, lambda s, t, ids: reads.current_steps(s, tenant_id=t, journey_ids=ids), lambda: None
         )
-        self.onboarding_progress: DataLoader[uuid.UUID, reads.OnboardingProgress | None] = tenant_loader(
-            ctx, lambda s, t, ids: reads.progress_of_journeys(s, tenant_id=t, journey_ids=ids), lambda: None
+
+    # The newest classification of each user.
+    @cached_property
+    def classification(self) -> DataLoader[uuid.UUID, Classification | None]:
+        return tenant_loader(
+            self._ctx, lambda s, t, ids: completion.latest_classifications(s, tenant_id=t, user_ids=ids), lambda: None
         )
-        self.current_step: DataLoader[uuid.UUID, OnboardingStep | None] = tenant_loader(
-            ctx, lambda s, t, ids: reads.current_steps(s, tenant_id=t, journey_ids=ids), lambda: None
-        )
-        # The newest classification of each user.
-        self.classification: DataLoader[uuid.UUID, Classification | None] = tenant_loader(
-            ctx, lambda s, t, ids: completion.latest_classifications(s, tenant_id=t, user_ids=ids), lambda: None
-        )
+
+    @cached_property
+    def viewer_reward(self) -> DataLoader[uuid.UUID, xp.UserReward | None]:
+        """Rewards as the viewer sees them (unlocked or not)."""
+        ctx = self._ctx
 
         async def viewer_rewards(keys: list[uuid.UUID]) -> list[xp.UserReward | None]:
             viewer = await ctx.viewer()
@@ -143,5 +197,4 @@ class Loaders:
             by_id = {state.reward.id: state for state in states}
             return [by_id.get(key) for key in keys]
 
-        # Rewards as the viewer sees them (unlocked or not).
-        self.viewer_reward: DataLoader[uuid.UUID, xp.UserReward | None] = DataLoader(load_fn=viewer_rewards)
+        return DataLoader(load_fn=viewer_rewards)

@@ -69,12 +69,14 @@ def check_first(first: int) -> int:
 
 
 class CursorCodec:
-    """Signs keyset positions, binding each to its tenant, list and filters."""
+    """Signs keyset positions, binding each to its tenant, list and filters (its scope)."""
 
     def __init__(self, secret: bytes) -> None:
         self._secret = secret
 
-    def _scope(self, tenant_id: uuid.UUID, list_name: str, filters: dict[str, Any]) -> str:
+    def scope(self, tenant_id: uuid.UUID, list_name: str, filters: dict[str, Any]) -> str:
+        """The hash binding cursors to one list of one tenant with these filters: computed once
+        per page (:class:`PageRequest`), not once per cursor."""
         payload = json.dumps([str(tenant_id), list_name, filters], sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
@@ -82,19 +84,25 @@ class CursorCodec:
         return hmac.new(self._secret, body, hashlib.sha256).digest()[:16]
 
     def encode(self, key: Sequence[Any], *, tenant_id: uuid.UUID, list_name: str, filters: dict[str, Any]) -> str:
+        return self.encode_scoped(key, self.scope(tenant_id, list_name, filters))
+
+    def encode_scoped(self, key: Sequence[Any], scope: str) -> str:
         values = [_encode_value(v) for v in key]
-        body = json.dumps([self._scope(tenant_id, list_name, filters), values], separators=(",", ":")).encode()
+        body = json.dumps([scope, values], separators=(",", ":")).encode()
         return _b64encode(body + self._mac(body))
 
     def decode(self, cursor: str, *, tenant_id: uuid.UUID, list_name: str, filters: dict[str, Any]) -> list[Any]:
         """The key inside a cursor; anything forged, altered or foreign is BAD_USER_INPUT."""
+        return self.decode_scoped(cursor, self.scope(tenant_id, list_name, filters))
+
+    def decode_scoped(self, cursor: str, scope: str) -> list[Any]:
         try:
             raw = _b64decode(cursor)
             body, mac = raw[:-16], raw[-16:]
             if len(raw) <= 16 or not hmac.compare_digest(mac, self._mac(body)):
                 raise ValueError("bad signature")
-            scope, values = json.loads(body)
-            if scope != self._scope(tenant_id, list_name, filters):
+            found, values = json.loads(body)
+            if found != scope:
                 raise ValueError("cursor of another list")
             return [_decode_value(v) for v in values]
         except (ValueError, TypeError, binascii.Error, KeyError):
@@ -128,27 +136,37 @@ def _decode_value(item: list[Any]) -> Any:
     raise ValueError("unknown cursor value")
 
 
+@strawberry.type(description="An item of a list with its cursor.")
+class Edge(Generic[NodeT]):
+    node: NodeT = strawberry.field(description="The item.")
+    # Cursors are signed, so they are made only when a client asks for one (and once).
+    make_cursor: strawberry.Private[Callable[[], str]]
+    made: strawberry.Private[str | None] = None
+
+    @strawberry.field(description="An opaque position; pass it as `after` to continue after this item.")
+    def cursor(self) -> str:
+        if self.made is None:
+            self.made = self.make_cursor()
+        return self.made
+
+
 @strawberry.type(description="Where a page sits in its list.")
 class PageInfo:
     has_next_page: bool = strawberry.field(description="Whether more items follow this page.")
     has_previous_page: bool = strawberry.field(
         description="Whether items precede this page (true when the page was asked for `after` a cursor)."
     )
-    start_cursor: str | None = strawberry.field(description="The cursor of the first item, if any.")
-    end_cursor: str | None = strawberry.field(
-        description="The cursor of the last item, if any; pass it as `after` for the next page."
-    )
+    # Cursors are signed, so these too are made only when a client asks for them.
+    first_edge: strawberry.Private[Edge[Any] | None]
+    last_edge: strawberry.Private[Edge[Any] | None]
 
+    @strawberry.field(description="The cursor of the first item, if any.")
+    def start_cursor(self) -> str | None:
+        return self.first_edge.cursor() if self.first_edge is not None else None
 
-@strawberry.type(description="An item of a list with its cursor.")
-class Edge(Generic[NodeT]):
-    node: NodeT = strawberry.field(description="The item.")
-    # Cursors are signed, so they are made only when a client asks for one.
-    make_cursor: strawberry.Private[Callable[[], str]]
-
-    @strawberry.field(description="An opaque position; pass it as `after` to continue after this item.")
-    def cursor(self) -> str:
-        return self.make_cursor()
+    @strawberry.field(description="The cursor of the last item, if any; pass it as `after` for the next page.")
+    def end_cursor(self) -> str | None:
+        return self.last_edge.cursor() if self.last_edge is not None else None
 
 
 @strawberry.type(description="A page of a list, paged forward with `first` and `after`.")
@@ -176,8 +194,8 @@ def build_connection(
         page_info=PageInfo(
             has_next_page=page.has_next,
             has_previous_page=after_given,
-            start_cursor=edges[0].make_cursor() if edges else None,
-            end_cursor=edges[-1].make_cursor() if edges else None,
+            first_edge=edges[0] if edges else None,
+            last_edge=edges[-1] if edges else None,
         ),
     )
 
@@ -203,15 +221,19 @@ class PageRequest:
         self._tenant_id = tenant_id
         self._list_name = list_name
         self._filters = filters
+        self._scope: str | None = None
         self.after_given = after is not None
-        self.after = (
-            codec.decode(after, tenant_id=tenant_id, list_name=list_name, filters=filters)
-            if after is not None
-            else None
-        )
+        self.after = codec.decode_scoped(after, self.scope) if after is not None else None
+
+    @property
+    def scope(self) -> str:
+        """The list's scope hash, computed once for the page and all its cursors."""
+        if self._scope is None:
+            self._scope = self._codec.scope(self._tenant_id, self._list_name, self._filters)
+        return self._scope
 
     def cursor(self, key: Sequence[Any]) -> str:
-        return self._codec.encode(key, tenant_id=self._tenant_id, list_name=self._list_name, filters=self._filters)
+        return self._codec.encode_scoped(key, self.scope)
 
     def connection(
         self, page: Page[ModelT], *, key: Callable[[ModelT], Sequence[Any]], node: Callable[[ModelT], NodeT]

@@ -9,6 +9,8 @@ import strawberry
 from graphql import Undefined
 from strawberry.types.scalar import ScalarDefinition
 
+from app.rawjson import decoded
+
 MAX_JSON_BYTES = 16 * 1024
 
 
@@ -47,7 +49,8 @@ SCALAR_MAP: dict[object, ScalarDefinition] = {
     JSON: strawberry.scalar(
         name="JSON",
         description="A JSON value. As input it must be an object of at most 16 KiB serialised.",
-        serialize=lambda value: value,
+        # Rows read JSON columns as text (app/rawjson.py): decoded here, only when served.
+        serialize=decoded,
         parse_value=parse_json_object,
     ),
     EpochMillis: strawberry.scalar(

@@ -1,95 +1,69 @@
 """Reading progress: runs, their events with statuses, progress and logs (today's events:
 app/progress/today.py).
 
-The batched readers take many instance ids and answer in one statement, for dataloaders.
+The batched readers take many instance ids and answer in one statement, for dataloaders. As in
+app/catalog/reads.py, the reads that serve GraphQL return Core rows of the served columns
+(:class:`InstanceRow`; an :class:`EventState`'s ``journey_event`` is a row too), from statements
+built once per shape. The state types live in app/progress/states.py (re-exported here).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, func
-from sqlalchemy import select as sa_select
+from sqlalchemy import Select, and_, any_, bindparam, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import SQLModel, col
+from sqlmodel import select as orm_select
 
 from app.catalog.models import JourneyEvent
-from app.pagination import Page, fetch_page
-from app.progress.models import (
-    EventInstance,
-    EventStatus,
-    InstanceStatus,
-    JourneyInstance,
-    JourneyLog,
-    event_instance_id,
-)
+from app.catalog.reads import EVENT_COLUMNS, EVENTS, ids_param
+from app.pagination import Page
+from app.progress.models import EventInstance, EventStatus, InstanceStatus, JourneyInstance, JourneyLog
+
+# The state types, re-exported (``X as X``): callers read them from here.
+from app.progress.states import EventInstanceRow as EventInstanceRow
+from app.progress.states import EventState as EventState
+from app.progress.states import InstanceRow as InstanceRow
+from app.progress.states import Progress as Progress
+from app.progress.states import event_state as event_state
+from app.progress.states import scheduled_on as scheduled_on
+from app.progress.states import state_of_row as state_of_row
+from app.rawjson import raw_json
 
 INSTANCE_KEYS = (col(JourneyInstance.started_at), col(JourneyInstance.id))
 
-
-@dataclass(frozen=True)
-class EventState:
-    """One event of a run with its status; NOT_STARTED (and no times) when it has no row yet."""
-
-    id: uuid.UUID
-    instance_id: uuid.UUID
-    journey_event: JourneyEvent
-    status: EventStatus
-    scheduled_on: date | None
-    started_at: datetime | None
-    completed_at: datetime | None
-
-    @property
-    def position(self) -> int:
-        return self.journey_event.position
-
-
-@dataclass(frozen=True)
-class Progress:
-    """How far a run is."""
-
-    completed_events: int
-    total_events: int
-
-    @property
-    def percent(self) -> int:
-        """Whole percent done, rounded down (100 only when every event is completed)."""
-        return self.completed_events * 100 // self.total_events if self.total_events else 0
-
-
-def scheduled_on(
-    started_on: date, shift_days: int, journey_event: JourneyEvent, row: EventInstance | None
-) -> date | None:
-    """The event's day: start day + offset + shift (frozen at completion); None if unscheduled."""
-    if journey_event.day_offset is None:
-        return None
-    if row is not None and row.status is EventStatus.COMPLETED and row.shift_days_at_completion is not None:
-        shift_days = row.shift_days_at_completion
-    return started_on + timedelta(days=journey_event.day_offset + shift_days)
-
-
-def event_state(
-    *,
-    instance_id: uuid.UUID,
-    started_on: date,
-    shift_days: int,
-    journey_event: JourneyEvent,
-    row: EventInstance | None,
-) -> EventState:
-    """The state of one event of a run, from its row (or its absence)."""
-    return EventState(
-        id=event_instance_id(instance_id, journey_event.id),
-        instance_id=instance_id,
-        journey_event=journey_event,
-        status=row.status if row is not None else EventStatus.NOT_STARTED,
-        scheduled_on=scheduled_on(started_on, shift_days, journey_event, row),
-        started_at=row.started_at if row is not None else None,
-        completed_at=row.completed_at if row is not None else None,
-    )
+INSTANCES = SQLModel.metadata.tables[JourneyInstance.__tablename__]
+EVENT_ROWS = SQLModel.metadata.tables[EventInstance.__tablename__]
+INSTANCE_COLUMNS = (
+    *(
+        INSTANCES.c[name]
+        for name in (
+            "id",
+            "user_id",
+            "journey_id",
+            "status",
+            "started_at",
+            "started_on",
+            "timezone",
+            "suspended_at",
+            "completed_at",
+            "shift_days",
+        )
+    ),
+    raw_json(INSTANCES.c["metadata"], "metadata_"),
+)
+# What an event's state needs of its event instance row (absent: NOT_STARTED), under these labels.
+EVENT_ROW_COLUMNS = (
+    EVENT_ROWS.c.status.label("row_status"),
+    EVENT_ROWS.c.started_at.label("row_started_at"),
+    EVENT_ROWS.c.completed_at.label("row_completed_at"),
+    EVENT_ROWS.c.shift_days_at_completion.label("row_shift_days_at_completion"),
+)
+EVENT_ROW_JOIN = and_(EVENT_ROWS.c.instance_id == INSTANCES.c.id, EVENT_ROWS.c.journey_event_id == EVENTS.c.id)
 
 
 def event_row_join() -> Any:
@@ -101,20 +75,43 @@ def event_row_join() -> Any:
 
 async def get_instance(
     session: AsyncSession, *, tenant_id: uuid.UUID, instance_id: uuid.UUID, user_id: uuid.UUID | None = None
-) -> JourneyInstance | None:
+) -> InstanceRow | None:
     """One run of the tenant (only the user's own when ``user_id`` is given)."""
     found = await instances_by_ids(session, tenant_id=tenant_id, ids=[instance_id], user_id=user_id)
     return found.get(instance_id)
 
 
+@cache
+def _instances_statement(*, by_user: bool) -> Select[Any]:
+    c = INSTANCES.c
+    query = select(*INSTANCE_COLUMNS).where(c.tenant_id == bindparam("tenant_id"), c.id == any_(ids_param("ids")))
+    return query.where(c.user_id == bindparam("user_id")) if by_user else query
+
+
 async def instances_by_ids(
     session: AsyncSession, *, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID], user_id: uuid.UUID | None = None
-) -> dict[uuid.UUID, JourneyInstance]:
+) -> dict[uuid.UUID, InstanceRow]:
     """The tenant's runs with these ids (only the user's own when ``user_id`` is given)."""
-    query = select(JourneyInstance).where(col(JourneyInstance.tenant_id) == tenant_id, col(JourneyInstance.id).in_(ids))
+    params: dict[str, Any] = {"tenant_id": tenant_id, "ids": list(ids)}
     if user_id is not None:
-        query = query.where(col(JourneyInstance.user_id) == user_id)
-    return {i.id: i for i in (await session.execute(query)).scalars()}
+        params["user_id"] = user_id
+    result = await session.execute(_instances_statement(by_user=user_id is not None), params)
+    return {row.id: row for row in result}  # InstanceRow each
+
+
+@cache
+def _my_instances_statement(*, by_user: bool, by_status: bool, by_journey: bool, after: bool) -> Select[Any]:
+    c = INSTANCES.c
+    query = select(*INSTANCE_COLUMNS).where(c.tenant_id == bindparam("tenant_id"))
+    if by_user:
+        query = query.where(c.user_id == bindparam("user_id"))
+    if by_status:
+        query = query.where(c.status == bindparam("status"))
+    if by_journey:
+        query = query.where(c.journey_id == bindparam("journey_id"))
+    if after:
+        query = query.where(tuple_(c.started_at, c.id) < tuple_(bindparam("after_at"), bindparam("after_id")))
+    return query.order_by(c.started_at.desc(), c.id.desc()).limit(bindparam("limit"))
 
 
 async def my_instances(
@@ -126,17 +123,23 @@ async def my_instances(
     journey_id: uuid.UUID | None = None,
     first: int,
     after: Sequence[Any] | None,
-) -> Page[JourneyInstance]:
+) -> Page[Any]:
     """A page of the user's runs (every user's when ``user_id`` is None), newest started first
-    (``started_at`` desc, then ``id``)."""
-    query = select(JourneyInstance).where(col(JourneyInstance.tenant_id) == tenant_id)
-    if user_id is not None:
-        query = query.where(col(JourneyInstance.user_id) == user_id)
-    if status is not None:
-        query = query.where(col(JourneyInstance.status) == status)
-    if journey_id is not None:
-        query = query.where(col(JourneyInstance.journey_id) == journey_id)
-    return await fetch_page(session, query, keys=INSTANCE_KEYS, after=after, first=first, descending=True)
+    (``started_at`` desc, then ``id``): rows of INSTANCE_COLUMNS (an :class:`InstanceRow` each;
+    typed Any while callers' key functions still name ``JourneyInstance``)."""
+    params: dict[str, Any] = {"tenant_id": tenant_id, "user_id": user_id, "status": status, "journey_id": journey_id}
+    params = {k: v for k, v in params.items() if v is not None}
+    params["limit"] = first + 1
+    if after is not None:
+        params["after_at"], params["after_id"] = after
+    query = _my_instances_statement(
+        by_user=user_id is not None,
+        by_status=status is not None,
+        by_journey=journey_id is not None,
+        after=after is not None,
+    )
+    rows = (await session.execute(query, params)).all()
+    return Page(items=rows[:first], has_next=len(rows) > first)
 
 
 async def event_states_by_ids(
@@ -145,7 +148,7 @@ async def event_states_by_ids(
     """Started event instances by id, each with the id of the user whose run it belongs to.
     (An event never started has no row, so it is found through its run's ``events`` only.)"""
     rows = await session.execute(
-        select(EventInstance, JourneyInstance, JourneyEvent)
+        orm_select(EventInstance, JourneyInstance, JourneyEvent)
         .join(JourneyInstance, col(JourneyInstance.id) == col(EventInstance.instance_id))
         .join(JourneyEvent, col(JourneyEvent.id) == col(EventInstance.journey_event_id))
         .where(col(EventInstance.tenant_id) == tenant_id, col(EventInstance.id).in_(ids))
@@ -165,6 +168,36 @@ async def event_states_by_ids(
     }
 
 
+@cache
+def _instance_events_statement(status: str | None, *, after: bool, paged: bool) -> Select[Any]:
+    """Each run's events ranked by position, with their rows; ``status``: None, "none" (not
+    started: no row) or "row" (a row with the status parameter)."""
+    rank = func.row_number().over(partition_by=INSTANCES.c.id, order_by=EVENTS.c.position)
+    inner = (
+        select(
+            INSTANCES.c.id.label("instance_id"),
+            INSTANCES.c.started_on,
+            INSTANCES.c.shift_days,
+            *EVENT_COLUMNS,
+            *EVENT_ROW_COLUMNS,
+            rank.label("rank"),
+        )
+        .select_from(INSTANCES)
+        .join(EVENTS, EVENTS.c.journey_id == INSTANCES.c.journey_id)
+        .outerjoin(EVENT_ROWS, EVENT_ROW_JOIN)
+        .where(INSTANCES.c.tenant_id == bindparam("tenant_id"), INSTANCES.c.id == any_(ids_param("ids")))
+    )
+    if status == "none":
+        inner = inner.where(EVENT_ROWS.c.id.is_(None))
+    elif status == "row":
+        inner = inner.where(EVENT_ROWS.c.status == bindparam("status"))
+    if after:
+        inner = inner.where(EVENTS.c.position > bindparam("after_position"))
+    ranked = inner.subquery("ranked")
+    query = select(ranked).order_by(ranked.c.instance_id, ranked.c.rank)
+    return query.where(ranked.c.rank <= bindparam("limit")) if paged else query
+
+
 async def instance_events(
     session: AsyncSession,
     *,
@@ -176,67 +209,42 @@ async def instance_events(
 ) -> dict[uuid.UUID, Page[EventState]]:
     """For each run, a page of its journey's events in position order with their statuses
     (``first`` per run, after ``after_position``; all when ``first`` is None), in one query."""
-    rank = func.row_number().over(partition_by=col(JourneyInstance.id), order_by=col(JourneyEvent.position))
-    inner = (
-        sa_select(
-            col(JourneyInstance.id).label("instance_id"),
-            col(JourneyInstance.started_on).label("started_on"),
-            col(JourneyInstance.shift_days).label("shift_days"),
-            col(JourneyEvent.id).label("journey_event_id"),
-            col(EventInstance.id).label("event_instance_id"),
-            rank.label("rank"),
-        )
-        .select_from(JourneyInstance)
-        .join(JourneyEvent, col(JourneyEvent.journey_id) == col(JourneyInstance.journey_id))
-        .outerjoin(EventInstance, event_row_join())
-        .where(col(JourneyInstance.tenant_id) == tenant_id, col(JourneyInstance.id).in_(instance_ids))
-    )
-    if status is EventStatus.NOT_STARTED:
-        inner = inner.where(col(EventInstance.id).is_(None))
-    elif status is not None:
-        inner = inner.where(col(EventInstance.status) == status)
+    params: dict[str, Any] = {"tenant_id": tenant_id, "ids": list(instance_ids)}
+    shape = None if status is None else "none" if status is EventStatus.NOT_STARTED else "row"
+    if shape == "row":
+        params["status"] = status
     if after_position is not None:
-        inner = inner.where(col(JourneyEvent.position) > after_position)
-    ranked = inner.subquery()
-    query = (
-        sa_select(ranked.c.instance_id, ranked.c.started_on, ranked.c.shift_days, JourneyEvent, EventInstance)
-        .select_from(ranked)
-        .join(JourneyEvent, col(JourneyEvent.id) == ranked.c.journey_event_id)
-        .outerjoin(EventInstance, col(EventInstance.id) == ranked.c.event_instance_id)
-        .order_by(ranked.c.instance_id, ranked.c.rank)
-    )
+        params["after_position"] = after_position
     if first is not None:
-        query = query.where(ranked.c.rank <= first + 1)
+        params["limit"] = first + 1
+    query = _instance_events_statement(shape, after=after_position is not None, paged=first is not None)
     grouped: dict[uuid.UUID, list[EventState]] = {i: [] for i in instance_ids}
-    for instance_id, started_on, shift_days, journey_event, row in (await session.execute(query)).all():
-        grouped[instance_id].append(
-            event_state(
-                instance_id=instance_id,
-                started_on=started_on,
-                shift_days=shift_days,
-                journey_event=journey_event,
-                row=row,
-            )
+    for row in await session.execute(query, params):
+        grouped[row.instance_id].append(
+            state_of_row(row, instance_id=row.instance_id, started_on=row.started_on, shift_days=row.shift_days)
         )
     if first is None:
         return {i: Page(items=items, has_next=False) for i, items in grouped.items()}
     return {i: Page(items=items[:first], has_next=len(items) > first) for i, items in grouped.items()}
 
 
+_completed = func.count(EVENT_ROWS.c.id).filter(EVENT_ROWS.c.status == EventStatus.COMPLETED)
+PROGRESS = (
+    select(INSTANCES.c.id, func.count(EVENTS.c.id).label("total"), _completed.label("done"))
+    .select_from(INSTANCES)
+    .outerjoin(EVENTS, EVENTS.c.journey_id == INSTANCES.c.journey_id)
+    .outerjoin(EVENT_ROWS, EVENT_ROW_JOIN)
+    .where(INSTANCES.c.tenant_id == bindparam("tenant_id"), INSTANCES.c.id == any_(ids_param("ids")))
+    .group_by(INSTANCES.c.id)
+)
+
+
 async def progress(
     session: AsyncSession, *, tenant_id: uuid.UUID, instance_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, Progress]:
     """Each run's completed and total events, in one query."""
-    completed = func.count(col(EventInstance.id)).filter(col(EventInstance.status) == EventStatus.COMPLETED)
-    rows = await session.execute(
-        select(col(JourneyInstance.id), func.count(col(JourneyEvent.id)), completed)
-        .select_from(JourneyInstance)
-        .outerjoin(JourneyEvent, col(JourneyEvent.journey_id) == col(JourneyInstance.journey_id))
-        .outerjoin(EventInstance, event_row_join())
-        .where(col(JourneyInstance.tenant_id) == tenant_id, col(JourneyInstance.id).in_(instance_ids))
-        .group_by(col(JourneyInstance.id))
-    )
-    found = {i: Progress(completed_events=done, total_events=total) for i, total, done in rows.all()}
+    rows = await session.execute(PROGRESS, {"tenant_id": tenant_id, "ids": list(instance_ids)})
+    found = {i: Progress(completed_events=done, total_events=total) for i, total, done in rows}
     return {i: found.get(i, Progress(0, 0)) for i in instance_ids}
 
 
@@ -251,14 +259,14 @@ async def instance_logs(
     """For each run, a page of its log oldest first (by ``id``, the order entries were
     written; ``first`` per run after ``after_id``), in one query."""
     rank = func.row_number().over(partition_by=col(JourneyLog.instance_id), order_by=col(JourneyLog.id))
-    inner = sa_select(col(JourneyLog.id).label("log_id"), rank.label("rank")).where(
+    inner = select(col(JourneyLog.id).label("log_id"), rank.label("rank")).where(
         col(JourneyLog.tenant_id) == tenant_id, col(JourneyLog.instance_id).in_(instance_ids)
     )
     if after_id is not None:
         inner = inner.where(col(JourneyLog.id) > after_id)
     ranked = inner.subquery()
     query = (
-        select(JourneyLog)
+        orm_select(JourneyLog)
         .join(ranked, ranked.c.log_id == col(JourneyLog.id))
         .where(ranked.c.rank <= first + 1)
         .order_by(col(JourneyLog.instance_id), col(JourneyLog.id))

@@ -5,11 +5,12 @@ from __future__ import annotations
 import itertools
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import and_, func, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -29,10 +30,14 @@ from app.tenancy.credentials import (
     valid_timezone,
 )
 from app.tenancy.models import ApiKey, Tenant, User
+from app.tenancy.viewer_cache import CachedKey, ViewerCache, record_change
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_LEVELS = 100
 LAST_USED_RESOLUTION = timedelta(hours=1)
+
+# A session to read with (the request's ``SessionGate.read``), opened only on a cache miss.
+SessionScope = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,7 @@ async def update_tenant_settings(
     if level_thresholds is not None:
         tenant.level_thresholds = list(level_thresholds)
     await session.flush()
+    await record_change(session, tenant_id=tenant.id)
     return tenant
 
 
@@ -184,6 +190,7 @@ async def revoke_api_key(session: AsyncSession, *, tenant_id: uuid.UUID, key_id:
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         await session.flush()
+        await record_change(session, api_key_id=key.id)
     return key
 
 
@@ -194,39 +201,89 @@ async def api_key_active(session: AsyncSession, *, key_id: uuid.UUID) -> bool:
     return row is not None and row[0] is None
 
 
-async def authenticate(session: AsyncSession, *, settings: Settings, credential: str) -> Viewer:
-    """Turn a bearer credential (user JWT or API key) into a viewer."""
+async def authenticate(
+    read: SessionScope, *, settings: Settings, credential: str, cache: ViewerCache | None = None
+) -> Viewer:
+    """Turn a bearer credential (user JWT or API key) into a viewer.
+
+    The credential is checked on every call; its tenant and user come from ``cache`` when it has
+    them (no database access, no first-sight write), else from a session of ``read``."""
     check_credential(credential)
+    if cache is not None:
+        await cache.ready()
     if credential.startswith(API_KEY_PREFIX):
-        return await _authenticate_api_key(session, credential)
+        return await _authenticate_api_key(read, credential, cache)
     claims = read_user_token(settings, credential)
-    tenant = await get_tenant_by_slug(session, slug=claims.tenant_slug)
-    if tenant is None:
-        raise Unauthenticated("The token names an unknown tenant")
-    user = await get_or_create_user(session, tenant_id=tenant.id, external_id=claims.subject, timezone=claims.timezone)
+    tenant = cache.tenant(claims.tenant_slug) if cache is not None else None
+    user = cache.user(tenant.id, claims.subject) if cache is not None and tenant is not None else None
+    if tenant is None or user is None:
+        since = cache.generation if cache is not None else 0
+        async with read() as session:
+            tenant, user = await _tenant_and_user(session, slug=claims.tenant_slug, external_id=claims.subject)
+            if tenant is None:
+                raise Unauthenticated("The token names an unknown tenant")
+            if user is None:
+                user = await get_or_create_user(
+                    session, tenant_id=tenant.id, external_id=claims.subject, timezone=claims.timezone
+                )
+            _detach(session, tenant, user)
+        if cache is not None:
+            cache.put_viewer(tenant, user, since=since)
     return Viewer(
         tenant=tenant, user=user, role=claims.role, token_timezone=claims.timezone, expires_at=claims.expires_at
     )
 
 
-async def _authenticate_api_key(session: AsyncSession, secret: str) -> Viewer:
-    key_id = parse_api_key(secret)
+async def _tenant_and_user(session: AsyncSession, *, slug: str, external_id: str) -> tuple[Tenant | None, User | None]:
+    """The tenant by slug and its user by external id, in one statement."""
     row = (
         await session.execute(
-            select(ApiKey, Tenant)
-            .join(Tenant, col(Tenant.id) == col(ApiKey.tenant_id))
-            .where(col(ApiKey.key_id) == key_id)
+            select(Tenant, User)
+            .outerjoin(User, and_(col(User.tenant_id) == col(Tenant.id), col(User.external_id) == external_id))
+            .where(col(Tenant.slug) == slug)
         )
     ).one_or_none()
-    # Compare even when the key is unknown, so timing does not reveal which ids exist.
-    stored_hash = row[0].secret_hash if row is not None else "0" * 64
-    if not api_secret_matches(secret, stored_hash) or row is None:
-        raise Unauthenticated("The API key is invalid")
-    key, tenant = row
-    if key.revoked_at is not None:
-        raise Unauthenticated("The API key has been revoked")
-    now = utcnow()
-    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
-        await session.execute(update(ApiKey).where(col(ApiKey.id) == key.id).values(last_used_at=func.now()))
-    user = await get_or_create_user(session, tenant_id=tenant.id, external_id=f"apikey:{key.key_id}")
+    return (None, None) if row is None else (row[0], row[1])
+
+
+def _detach(session: AsyncSession, *rows: object) -> None:
+    # Detached, the rows outlive the session (and a rollback later in the operation cannot
+    # expire them, which would make reading them do IO): the viewer and the cache hold them.
+    for row in rows:
+        if row in session:
+            session.expunge(row)
+
+
+async def _authenticate_api_key(read: SessionScope, secret: str, cache: ViewerCache | None) -> Viewer:
+    key_id = parse_api_key(secret)
+    cached = cache.api_key(key_id) if cache is not None else None
+    if cached is not None:
+        if not api_secret_matches(secret, cached.secret_hash):
+            raise Unauthenticated("The API key is invalid")
+        return Viewer(tenant=cached.tenant, user=cached.user, role=Role.ADMIN, api_key_id=cached.id)
+    since = cache.generation if cache is not None else 0
+    async with read() as session:
+        row = (
+            await session.execute(
+                select(ApiKey, Tenant)
+                .join(Tenant, col(Tenant.id) == col(ApiKey.tenant_id))
+                .where(col(ApiKey.key_id) == key_id)
+            )
+        ).one_or_none()
+        # Compare even when the key is unknown, so timing does not reveal which ids exist.
+        stored_hash = row[0].secret_hash if row is not None else "0" * 64
+        if not api_secret_matches(secret, stored_hash) or row is None:
+            raise Unauthenticated("The API key is invalid")
+        key, tenant = row
+        if key.revoked_at is not None:
+            raise Unauthenticated("The API key has been revoked")
+        now = utcnow()
+        if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+            await session.execute(update(ApiKey).where(col(ApiKey.id) == key.id).values(last_used_at=func.now()))
+        user = await get_or_create_user(session, tenant_id=tenant.id, external_id=f"apikey:{key.key_id}")
+        _detach(session, key, tenant, user)
+    if cache is not None:
+        cache.put_api_key(
+            key_id, CachedKey(id=key.id, secret_hash=key.secret_hash, tenant=tenant, user=user), since=since
+        )
     return Viewer(tenant=tenant, user=user, role=Role.ADMIN, api_key_id=key.id)

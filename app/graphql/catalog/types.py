@@ -7,7 +7,8 @@ from datetime import datetime
 
 import strawberry
 
-from app.catalog.models import Journey, JourneyEvent, JourneyStatus, Visibility
+from app.catalog.models import JourneyStatus, Visibility
+from app.catalog.reads import EventRow, JourneyRow
 from app.graphql.context import Info
 from app.graphql.errors import UserError
 from app.graphql.node import node_type
@@ -38,10 +39,11 @@ class JourneyEventNode(Node):
     duration_minutes: int | None = strawberry.field(description="How long it takes, if known.")
     xp_reward: int = strawberry.field(description="XP awarded once when it is completed.")
     metadata: JSON = strawberry.field(description="Free-form data for the frontend.")
-    model: strawberry.Private[JourneyEvent]
+    model: strawberry.Private[EventRow]
 
     @classmethod
-    def from_model(cls, item: JourneyEvent) -> JourneyEventNode:
+    def from_model(cls, item: EventRow) -> JourneyEventNode:
+        """From a ``JourneyEvent`` (mutations) or a Core row (reads)."""
         return cls(
             id=to_global_id("JourneyEvent", item.id),
             position=item.position,
@@ -68,7 +70,7 @@ class JourneyNode(Node):
     xp_reward: int = strawberry.field(description="XP awarded once when the whole journey is completed.")
     created_at: datetime = strawberry.field(description="When it was created.")
     published_at: datetime | None = strawberry.field(description="When it was last published.")
-    model: strawberry.Private[Journey]
+    model: strawberry.Private[JourneyRow]
 
     @strawberry.field(description="The journey's events in position order.")
     async def events(self, info: Info) -> list[JourneyEventNode]:
@@ -76,7 +78,8 @@ class JourneyNode(Node):
         return [JourneyEventNode.from_model(item) for item in items]
 
     @classmethod
-    def from_model(cls, journey: Journey) -> JourneyNode:
+    def from_model(cls, journey: JourneyRow) -> JourneyNode:
+        """From a ``Journey`` (mutations) or a Core row (reads)."""
         return cls(
             id=to_global_id("Journey", journey.id),
             slug=journey.slug,
@@ -93,7 +96,7 @@ class JourneyNode(Node):
         )
 
 
-async def visible_journey(info: Info, journey_id: uuid.UUID) -> Journey | None:
+async def visible_journey(info: Info, journey_id: uuid.UUID) -> JourneyRow | None:
     """A journey of the viewer's tenant they may see: published for users, any for admins."""
     return await info.context.visible(info.context.loaders.journey, journey_id, published=JourneyStatus.PUBLISHED)
 

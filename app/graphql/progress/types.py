@@ -16,7 +16,8 @@ from app.graphql.relay import DEFAULT_PAGE_SIZE, Connection, Node, PageRequest, 
 from app.graphql.rewards.types import RewardNode
 from app.graphql.scalars import JSON
 from app.progress import reads
-from app.progress.models import EventStatus, InstanceStatus, JourneyInstance, JourneyLog
+from app.progress.models import EventStatus, InstanceStatus, JourneyLog
+from app.progress.reads import InstanceRow
 
 InstanceStatusEnum = strawberry.enum(
     InstanceStatus,
@@ -112,7 +113,7 @@ class JourneyInstanceNode(Node):
     suspended_at: datetime | None = strawberry.field(description="When it was suspended, while it is.")
     completed_at: datetime | None = strawberry.field(description="When its last event was completed.")
     metadata: JSON = strawberry.field(description="The metadata sent when it was started.")
-    model: strawberry.Private[JourneyInstance]
+    model: strawberry.Private[InstanceRow]
 
     @strawberry.field(description="The journey it is a run of.")
     async def journey(self, info: Info) -> JourneyNode:
@@ -166,7 +167,8 @@ class JourneyInstanceNode(Node):
         return request.connection(page, key=_log_key, node=JourneyLogType.from_model)
 
     @classmethod
-    def from_model(cls, instance: JourneyInstance) -> JourneyInstanceNode:
+    def from_model(cls, instance: InstanceRow) -> JourneyInstanceNode:
+        """From a ``JourneyInstance`` (mutations) or a Core row (reads)."""
         return cls(
             id=to_global_id("JourneyInstance", instance.id),
             status=instance.status,
@@ -181,7 +183,7 @@ class JourneyInstanceNode(Node):
         )
 
 
-async def visible_instance(info: Info, key: uuid.UUID) -> JourneyInstance | None:
+async def visible_instance(info: Info, key: uuid.UUID) -> InstanceRow | None:
     """A run the viewer may see: their own, or any of the tenant's for admins."""
     return await info.context.readable(info.context.loaders.instance, key)
 
