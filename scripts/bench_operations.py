@@ -202,7 +202,10 @@ class Server:
     async def served(self, http: httpx.AsyncClient) -> int:
         """Requests the server has finished so far (its /metrics: the app's counter of /graphql, the floor's)."""
         text = (await http.get(self.url + "/metrics")).text
-        counter = re.compile(r'^(?:journeys_http_requests_total\{route="/graphql",[^}]*\}|floor_requests_total) (\d+)$')
+        # prometheus_client writes counters as floats ("12.0")
+        counter = re.compile(
+            r'^(?:journeys_http_requests_total\{route="/graphql",[^}]*\}|floor_requests_total) (\d+)(?:\.0)?$'
+        )
         return sum(int(match.group(1)) for line in text.splitlines() if (match := counter.match(line)))
 
     async def drained(self, http: httpx.AsyncClient, limit: float = 30.0) -> int:
