@@ -149,30 +149,20 @@ class _Run:
                     if is_awaitable(value):
                         result[key] = None  # keeps the response order; filled once awaited
                         pending = pending or []
-                        pending.append((key, self.awaited(fp, value, field_path)))
+                        pending.append((key, self.awaited(fp.output, fp, value, field_path)))
                         continue
                 completed = self.complete(fp.output, fp, value, field_path)
                 if is_awaitable(completed):
                     result[key] = None
                     pending = pending or []
-                    pending.append((key, self.guarded(fp, completed, field_path)))
+                    pending.append((key, self.guarded(fp.output, fp, completed, field_path)))
                     continue
                 result[key] = completed
             except Exception as exc:
-                result[key] = self.failed(fp, exc, field_path)
+                result[key] = self.failed(fp.output, fp, exc, field_path)
         if pending is None:
             return result
-        return self.gather(result, pending)
-
-    async def gather(self, result: dict[str, Any], pending: list[tuple[str, Awaitable[Any]]]) -> dict[str, Any]:
-        if len(pending) == 1:
-            key, awaitable = pending[0]
-            result[key] = await awaitable
-            return result
-        values = await gather_with_cancel(*(awaitable for _, awaitable in pending))
-        for (key, _), value in zip(pending, values, strict=True):
-            result[key] = value
-        return result
+        return _filled(result, pending)
 
     def resolve(self, fp: FieldPlan, source: Any, path: Path, parent: GraphQLObjectType) -> Any:
         executor = self.executor
@@ -190,28 +180,28 @@ class _Run:
         resolve = fp.definition.resolve or executor.field_resolver
         return resolve(source, info, **arguments)
 
-    async def awaited(self, fp: FieldPlan, value: Awaitable[Any], path: Path) -> Any:
+    async def awaited(self, output: Output, fp: FieldPlan, value: Awaitable[Any], path: Path) -> Any:
         try:
-            completed = self.complete(fp.output, fp, await value, path)
+            completed = self.complete(output, fp, await value, path)
             if self.is_awaitable(completed):
                 completed = await completed
         except Exception as exc:
-            return self.failed(fp, exc, path)
+            return self.failed(output, fp, exc, path)
         return completed
 
-    async def guarded(self, fp: FieldPlan, completed: Awaitable[Any], path: Path) -> Any:
+    async def guarded(self, output: Output, fp: FieldPlan, completed: Awaitable[Any], path: Path) -> Any:
         try:
             return await completed
         except Exception as exc:
-            return self.failed(fp, exc, path)
+            return self.failed(output, fp, exc, path)
 
-    def failed(self, fp: FieldPlan, exc: Exception, path: Path) -> Any:
-        """A field's error: raised on when the field is non-null, else collected (null)."""
+    def failed(self, output: Output, fp: FieldPlan, exc: Exception, path: Path) -> Any:
+        """A field's or list item's error: raised on when it is non-null, else collected (null)."""
         error = located_error(exc, fp.nodes, path.as_list())
-        if fp.output.non_null:
+        if output.non_null:
             raise error
         self.errors.add(error, path)
-        return
+        return None
 
     # --- completion ----------------------------------------------------------------------
 
@@ -268,50 +258,31 @@ class _Run:
             item_path = Path(path, index, None)
             try:
                 if is_awaitable(item):
-                    completed: Any = self.item_awaited(item_output, fp, item, item_path)
+                    completed: Any = self.awaited(item_output, fp, item, item_path)
                 else:
                     completed = self.complete(item_output, fp, item, item_path)
                     if is_awaitable(completed):
-                        completed = self.item_guarded(item_output, completed, fp, item_path)
+                        completed = self.guarded(item_output, fp, completed, item_path)
                 if is_awaitable(completed):
                     pending = pending or []
                     pending.append((index, completed))
                     completed = None
             except Exception as exc:
-                completed = self.item_failed(item_output, fp, exc, item_path)
+                completed = self.failed(item_output, fp, exc, item_path)
             results.append(completed)
         if pending is None:
             return results
-        return self.gather_items(results, pending)
+        return _filled(results, pending)
 
-    async def gather_items(self, results: list[Any], pending: list[tuple[int, Awaitable[Any]]]) -> list[Any]:
-        if len(pending) == 1:
-            index, awaitable = pending[0]
-            results[index] = await awaitable
-            return results
-        values = await gather_with_cancel(*(awaitable for _, awaitable in pending))
-        for (index, _), value in zip(pending, values, strict=True):
-            results[index] = value
-        return results
 
-    async def item_awaited(self, output: Output, fp: FieldPlan, item: Awaitable[Any], path: Path) -> Any:
-        try:
-            completed = self.complete(output, fp, await item, path)
-            if self.is_awaitable(completed):
-                completed = await completed
-        except Exception as exc:
-            return self.item_failed(output, fp, exc, path)
-        return completed
-
-    async def item_guarded(self, output: Output, completed: Awaitable[Any], fp: FieldPlan, path: Path) -> Any:
-        try:
-            return await completed
-        except Exception as exc:
-            return self.item_failed(output, fp, exc, path)
-
-    def item_failed(self, output: Output, fp: FieldPlan, exc: Exception, path: Path) -> Any:
-        error = located_error(exc, fp.nodes, path.as_list())
-        if output.non_null:
-            raise error
-        self.errors.add(error, path)
-        return
+async def _filled(container: Any, pending: list[tuple[Any, Awaitable[Any]]]) -> Any:
+    """``container`` (an object's dict or a list) with each pending value awaited into its slot,
+    siblings concurrently and cancelled when one raises (graphql-core's gather_with_cancel)."""
+    if len(pending) == 1:
+        slot, awaitable = pending[0]
+        container[slot] = await awaitable
+        return container
+    values = await gather_with_cancel(*(awaitable for _, awaitable in pending))
+    for (slot, _), value in zip(pending, values, strict=True):
+        container[slot] = value
+    return container
