@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from app.config import Settings
-from app.gate import RetryingSession, SessionGate
+from app.gate import RetryingSession, SessionGate, committing
 
 __all__ = ["SessionGate"]
 
@@ -117,13 +117,8 @@ def create_session_factory(engine: AsyncEngine) -> SessionFactory:
 @asynccontextmanager
 async def transaction(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
     """A fresh session in one transaction: committed on success, rolled back on error."""
-    async with factory() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+    async with factory() as session, committing(session):
+        yield session
 
 
 # asyncpg's errors for a server that is down, starting, shutting down or full.

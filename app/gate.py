@@ -105,6 +105,17 @@ def _no_flush_while_reading(session: Session, *_args: Any) -> None:
         raise RuntimeError("changes are written through SessionGate.write(), never while reading")
 
 
+@asynccontextmanager
+async def committing(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """The block as one unit of work: committed when it succeeds, rolled back on any exception."""
+    try:
+        yield session
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        raise
+
+
 class SessionGate:
     """The request's single session, handed to one user at a time (see :mod:`app.db`)."""
 
@@ -164,12 +175,8 @@ class SessionGate:
         """Exclusive use of the session for one unit of work, committed as a whole."""
         async with self._lock:
             session = await self._use(autocommit=False)
-            try:
+            async with committing(session):
                 yield session
-                await session.commit()
-            except BaseException:
-                await session.rollback()
-                raise
             if self._on_commit is not None:
                 self._on_commit(session)
 
