@@ -66,7 +66,6 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
 
         _with_session(url, load_demo)
     os.environ["DATABASE_URL"] = url  # worker processes must reach the same database
-    logging.getLogger("app.cli").info("Journeys on http://%s:%s/graphql", args.host, args.port)
     # uvicorn shuts down gracefully on SIGTERM and then raises it again: leave through Python
     # then (exit status 143), so exit handlers run and stop the embedded PostgreSQL we started.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
@@ -79,7 +78,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
             # variable as each worker imports it, so it is set before uvicorn starts them.
             directory = stack.enter_context(multiprocess_directory(settings.metrics_multiproc_dir))
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
-        uvicorn.run(
+        config = uvicorn.Config(
             "app.main:create_app",
             factory=True,
             host=args.host,
@@ -90,6 +89,19 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
             log_level=settings.log_level.lower(),
             **SERVER_OPTIONS,
         )
+        # What uvicorn.run does, with the socket bound here first: the address is announced only once
+        # it is ours (a port in use ends the command with uvicorn's one-line error and status 3).
+        sock = config.bind_socket()
+        logging.getLogger("app.cli").info("Journeys on http://%s:%s/graphql", args.host, sock.getsockname()[1])
+        if args.workers > 1:
+            from uvicorn.supervisors import Multiprocess
+
+            Multiprocess(config, sockets=[sock]).run()
+        else:
+            server = uvicorn.Server(config)
+            server.run(sockets=[sock])
+            if not server.started:
+                raise SystemExit(3)
 
 
 def cmd_migrate(_args: argparse.Namespace, settings: Settings) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import sys
 from pathlib import Path
 
 import httpx
@@ -107,3 +108,29 @@ def _running(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] not in {"Z", "X"}
+
+
+async def test_the_address_is_announced_only_once_it_is_bound(
+    actors: Actors, migrated: str, settings: Settings
+) -> None:
+    environment = process_environment(migrated, settings, JOURNEYS_LOG_LEVEL="INFO")
+    directory = process_directory(settings, "bind-")
+    async with server_process(SERVE, environment, directory, "serve") as server:
+        assert f"Journeys on http://127.0.0.1:{server.port}/graphql" in server.output()
+        # A second server on the same port fails to bind: one error line, no address announced.
+        log = directory / "taken.log"
+        with log.open("wb") as sink:
+            taken = await asyncio.create_subprocess_exec(
+                sys.executable,
+                *(argument.replace("{port}", str(server.port)) for argument in SERVE),
+                cwd=directory,
+                env=environment,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=sink,
+                stderr=sink,
+            )
+            status = await asyncio.wait_for(taken.wait(), 60)
+    output = log.read_text(errors="replace")
+    assert status != 0
+    assert "address already in use" in output.lower()
+    assert "Journeys on" not in output and "Traceback" not in output
