@@ -62,8 +62,21 @@ async def server_process(
     (`/readyz` answers 200); stopped with SIGTERM (then SIGKILL) on exit."""
     port = free_port()
     log = directory / f"{name}.log"
+    process = await spawn(arguments, port, environment, directory, log)
+    server = ServerProcess(port, process, log)
+    try:
+        await _wait_until_ready(server)
+        yield server
+    finally:
+        await terminate(process, within=15)
+
+
+async def spawn(
+    arguments: Sequence[str], port: int, environment: dict[str, str], directory: Path, log: Path
+) -> asyncio.subprocess.Process:
+    """Start `python <arguments...>` with `{port}` replaced by ``port``, its output in ``log``."""
     with log.open("wb") as sink:
-        process = await asyncio.create_subprocess_exec(
+        return await asyncio.create_subprocess_exec(
             sys.executable,
             *(argument.replace("{port}", str(port)) for argument in arguments),
             cwd=directory,
@@ -72,12 +85,6 @@ async def server_process(
             stdout=sink,
             stderr=sink,
         )
-    server = ServerProcess(port, process, log)
-    try:
-        await _wait_until_ready(server)
-        yield server
-    finally:
-        await terminate(process, within=15)
 
 
 async def _wait_until_ready(server: ServerProcess) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import sys
 from pathlib import Path
 
 import httpx
@@ -15,7 +14,7 @@ import pytest
 
 from app.config import Settings
 from tests.conftest import Actors
-from tests.process_support import process_directory, process_environment, server_process
+from tests.process_support import process_directory, process_environment, server_process, spawn
 from tests.subscription_support import USER_EVENTS, close_code, graphql_socket
 
 SERVE = ("-m", "app.cli", "serve", "--port", "{port}")
@@ -119,17 +118,8 @@ async def test_the_address_is_announced_only_once_it_is_bound(
         assert f"Journeys on http://127.0.0.1:{server.port}/graphql" in server.output()
         # A second server on the same port fails to bind: one error line, no address announced.
         log = directory / "taken.log"
-        with log.open("wb") as sink:
-            taken = await asyncio.create_subprocess_exec(
-                sys.executable,
-                *(argument.replace("{port}", str(server.port)) for argument in SERVE),
-                cwd=directory,
-                env=environment,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=sink,
-                stderr=sink,
-            )
-            status = await asyncio.wait_for(taken.wait(), 60)
+        taken = await spawn(SERVE, server.port, environment, directory, log)
+        status = await asyncio.wait_for(taken.wait(), 60)
     output = log.read_text(errors="replace")
     assert status != 0
     assert "address already in use" in output.lower()
