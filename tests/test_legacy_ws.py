@@ -4,14 +4,13 @@ credentials and rules as graphql-transport-ws, with the npm client older Apollo 
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 
 from httpx_ws import aconnect_ws
 
 from tests.conftest import Actors, LiveServer
 from tests.subscription_support import closed
-from tests.test_realtime import _channel, _joined, _journey_id, _start, _stored
+from tests.test_realtime import node_subscriber_receives_journey_started
 
 LEGACY = "graphql-ws"
 CONFORMANCE = "tests/conformance"
@@ -34,25 +33,11 @@ async def _legacy_subscriber(server: LiveServer, token: str) -> asyncio.subproce
 async def test_the_subscriptions_transport_ws_client_receives_journey_started(
     actors: Actors, server: LiveServer
 ) -> None:
-    tenant = await actors.tenant()
-    journey_id, _ = await _journey_id(actors, tenant)
-    alice = actors.user(tenant, "alice")
-    channel = await _channel(alice)
-    process = await _legacy_subscriber(server, actors.token(tenant, "alice"))
-    try:
-        assert process.stdout is not None
-        connected = await asyncio.wait_for(process.stdout.readline(), 30)
-        assert json.loads(connected or b"null") == {"connected": True}, connected
-        await _joined(server.runtime.realtime, channel, 1)
-        await _start(alice, journey_id)
-        out, err = await asyncio.wait_for(process.communicate(), 30)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    assert process.returncode == 0, (out, err)
-    event = json.loads(out.decode().strip().splitlines()[-1])
-    assert (event["id"], event["type"]) == (await _stored(actors, tenant, "alice"))[0]
+    node = shutil.which("node")
+    assert node, "Node.js is required: install node and npm, then run `npm ci --prefix tests/conformance`"
+    event, channel = await node_subscriber_receives_journey_started(actors, server, node, "subscribe-legacy.mjs")
+    assert event["type"] == "journey.started"
+    assert f"user:{event['tenantId']}:{event['userId']}" == channel
 
 
 async def test_the_client_is_refused_with_a_bad_credential(actors: Actors, server: LiveServer) -> None:

@@ -316,13 +316,23 @@ async def test_the_graphql_ws_client_receives_journey_started(actors: Actors, se
         assert (CONFORMANCE / "node_modules" / package / "package.json").is_file(), (
             f"the npm package {package} is missing from tests/conformance/node_modules: {INSTALL_HINT}"
         )
+    event, channel = await node_subscriber_receives_journey_started(actors, server, node, "subscribe.mjs")
+    assert event["type"] == "journey.started"
+    assert f"user:{event['tenantId']}:{event['userId']}" == channel
+
+
+async def node_subscriber_receives_journey_started(
+    actors: Actors, server: LiveServer, node: str, script: str
+) -> tuple[dict[str, Any], str]:
+    """Run a Node.js subscriber script from tests/conformance as alice; start a journey once it is
+    subscribed; return the event it printed (checked against the store) and alice's channel."""
     tenant = await actors.tenant()
     journey_id, _ = await _journey_id(actors, tenant)
     alice = actors.user(tenant, "alice")
     channel = await _channel(alice)
     process = await asyncio.create_subprocess_exec(
         node,
-        str(CONFORMANCE / "subscribe.mjs"),
+        str(CONFORMANCE / script),
         server.ws_url,
         actors.token(tenant, "alice"),
         cwd=CONFORMANCE,
@@ -341,10 +351,9 @@ async def test_the_graphql_ws_client_receives_journey_started(actors: Actors, se
             process.kill()
             await process.wait()
     assert process.returncode == 0, (out, err)
-    event = json.loads(out.decode().strip().splitlines()[-1])
+    event: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
     assert (event["id"], event["type"]) == (await _stored(actors, tenant, "alice"))[0]
-    assert event["type"] == "journey.started"
-    assert f"user:{event['tenantId']}:{event['userId']}" == channel
+    return event, channel
 
 
 # ---------------------------------------------------------------- the protocol's close codes
