@@ -1,5 +1,5 @@
-"""What authoring shares across domains: slugs unique within a tenant, and items kept at
-positions 1..n under a parent (a journey's events, an onboarding's steps)."""
+"""What authoring shares across domains: slugs unique within a tenant, items kept at positions
+1..n under a parent (a journey's events, an onboarding's steps), and cleaning partial input."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.errors import DomainError, ErrorCode, NotFound
+from app.errors import DomainError, ErrorCode, NotFound, Problems
+from app.tenancy.service import check_slug
 
 
 class Positioned(Protocol):
@@ -34,6 +35,24 @@ async def slug_taken(
     if but is not None:
         query = query.where(col(model.id) != but)
     return (await session.execute(query)).first() is not None
+
+
+async def lock_definition(
+    session: AsyncSession, model: Any, label: str, *, tenant_id: uuid.UUID, key: uuid.UUID, field: str
+) -> Any:
+    """The tenant's row of ``model`` (a journey, an onboarding), locked for this transaction and
+    read afresh; ``NotFound`` (``label``, on ``field``) otherwise."""
+    found = (
+        await session.execute(
+            select(model)
+            .where(col(model.id) == key, col(model.tenant_id) == tenant_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+    if found is None:
+        raise NotFound(label, field=[field])
+    return found
 
 
 @dataclass(frozen=True)
@@ -110,3 +129,54 @@ class Positions(Generic[Item]):
             raise DomainError(ErrorCode.BAD_USER_INPUT, f"{field} must list each of {what} exactly once", field=[field])
         for position, item_id in enumerate(ids, start=1):
             by_id[item_id].position = position
+
+
+class Cleaner:
+    """Cleans the given fields of a partial create or update (``values``, by service name) into
+    column values, collecting every problem on ``input`` before :meth:`done` raises them."""
+
+    def __init__(self, values: dict[str, Any], *, creating: bool) -> None:
+        self.values = values
+        self.creating = creating
+        self.problems = Problems("input")
+        self.clean: dict[str, Any] = {}
+
+    def slug(self) -> None:
+        """The tenant-unique slug: required on create, never null."""
+        if self.creating or "slug" in self.values:
+            slug = self.values.get("slug")
+            if slug is None:
+                self.problems.add("slug", "is required")
+            else:
+                check_slug(self.problems, "slug", slug)
+                self.clean["slug"] = slug
+
+    def name(self, name: str, *, limit: int) -> None:
+        """A required text (a title, a name): given on create, never blank."""
+        if self.creating or name in self.values:
+            self.clean[name] = self.problems.text(name, self.values.get(name), required=True, limit=limit)
+
+    def text(self, name: str, *, limit: int, empty: Any) -> None:
+        """An optional text; null or blank is stored as ``empty``."""
+        if name in self.values:
+            self.clean[name] = self.problems.text(name, self.values[name], required=False, limit=limit) or empty
+
+    def whole(self, name: str, field: str, *, low: int, high: int, nullable: bool) -> None:
+        """An integer between ``low`` and ``high``; ``field`` is its name in the API."""
+        if name in self.values:
+            value = self.values[name]
+            if value is None and not nullable:
+                self.problems.add(field, "must not be null")
+            if value is not None and not low <= value <= high:
+                self.problems.add(field, f"must be between {low} and {high}")
+            self.clean[name] = value
+
+    def metadata(self) -> None:
+        """Free-form JSON metadata (null stores an empty object)."""
+        if "metadata" in self.values:
+            self.clean["metadata_"] = self.values["metadata"] or {}
+
+    def done(self) -> dict[str, Any]:
+        """The clean values; ``InvalidInput`` with every problem otherwise."""
+        self.problems.raise_if_any()
+        return self.clean

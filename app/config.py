@@ -55,6 +55,10 @@ class Settings:
     metrics_multiproc_dir: Path | None = None
     otel_exporter_otlp_endpoint: str | None = None
     otel_service_name: str = "journeys"
+    # Outbound webhooks (app/webhooks/): the key sealing their secrets, and who may be called.
+    secret_key: str | None = None
+    webhook_allow_private: bool = False
+    webhook_poll_interval: float = 0.5
 
     @property
     def production(self) -> bool:
@@ -64,6 +68,14 @@ class Settings:
     def cursor_secret(self) -> bytes:
         """Key for signing pagination cursors, derived from the JWT secret."""
         return ("cursor:" + self.jwt_secret).encode()
+
+    @property
+    def webhook_key_material(self) -> bytes | None:
+        """What webhook secrets are sealed with: JOURNEYS_SECRET_KEY, or outside production one
+        derived from the JWT secret; None in production without it (webhooks are then NOT_CONFIGURED)."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        return None if self.production else ("webhook-secrets:" + self.jwt_secret).encode()
 
 
 def _flag(value: str | None, default: bool) -> bool:
@@ -182,6 +194,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if log_format not in {"json", "text"}:
         raise ConfigError(f"JOURNEYS_LOG_FORMAT must be json or text, got {log_format!r}")
 
+    secret_key = environ.get("JOURNEYS_SECRET_KEY") or None
+    if secret_key is not None and production and len(secret_key) < MIN_SECRET_LENGTH:
+        raise ConfigError(f"JOURNEYS_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters in production")
+
     multiproc_dir = environ.get("PROMETHEUS_MULTIPROC_DIR") or None
     otel_endpoint = (environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or "").strip() or None
     if otel_endpoint is not None and urlsplit(otel_endpoint).scheme not in {"http", "https"}:
@@ -215,6 +231,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         metrics_multiproc_dir=Path(multiproc_dir) if multiproc_dir else None,
         otel_exporter_otlp_endpoint=otel_endpoint,
         otel_service_name=(environ.get("OTEL_SERVICE_NAME") or "journeys").strip() or "journeys",
+        secret_key=secret_key,
+        webhook_allow_private=_flag(environ.get("JOURNEYS_WEBHOOK_ALLOW_PRIVATE"), False),
+        webhook_poll_interval=_seconds(environ, "JOURNEYS_WEBHOOK_POLL_INTERVAL", 0.5, allow_zero=False),
     )
 
 

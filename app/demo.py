@@ -153,9 +153,9 @@ async def _load_user_progress(session: AsyncSession, *, tenant: Tenant, journey:
             break
         after = (runs.items[-1].started_at, runs.items[-1].id)
     instance = await progress.start_journey(session, viewer_tenant=tenant, user_id=user.id, journey_id=journey.id)
-    events = (await catalog_reads.events_of_journeys(session, tenant_id=tenant.id, journey_ids=[journey.id]))[
-        journey.id
-    ]
+    # The events of the version the run follows (the journey's latest).
+    key = (journey.id, journey.version)
+    events = (await catalog_reads.JOURNEY_READS.items(session, tenant_id=tenant.id, keys=[key]))[key]
     for event in events:
         if event.position in DEMO_USER_COMPLETED:
             await progress_events.complete_event(

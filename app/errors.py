@@ -24,6 +24,8 @@ class ErrorCode(str, Enum):
     UPSTREAM_FAILED = "UPSTREAM_FAILED"
     TEMPORARILY_UNAVAILABLE = "TEMPORARILY_UNAVAILABLE"
     PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
+    STEP_MISMATCH = "STEP_MISMATCH"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 
     @property
@@ -51,6 +53,8 @@ _STATUS = {
     ErrorCode.UPSTREAM_FAILED: 502,
     ErrorCode.TEMPORARILY_UNAVAILABLE: 503,
     ErrorCode.PERSISTED_QUERY_NOT_FOUND: 400,
+    ErrorCode.STEP_MISMATCH: 409,
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
     ErrorCode.INTERNAL_SERVER_ERROR: 500,
 }
 
@@ -69,6 +73,8 @@ _DESCRIPTION = {
     ErrorCode.UPSTREAM_FAILED: "Ably or LiveKit failed or timed out.",
     ErrorCode.TEMPORARILY_UNAVAILABLE: "the database cannot be reached; retry later (Retry-After).",
     ErrorCode.PERSISTED_QUERY_NOT_FOUND: "a persisted-query hash this server does not know; send the query with it.",
+    ErrorCode.STEP_MISMATCH: "an `expectedStep` ahead of the onboarding run's current step.",
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: "an `Idempotency-Key` sent again with a different request.",
     ErrorCode.INTERNAL_SERVER_ERROR: "anything unexpected; the request id is in the server log.",
 }
 

@@ -21,6 +21,7 @@ from app.db import resolve_database_url
 from app.graphql.ide import graphiql_assets_route
 from app.graphql.schema import create_schema
 from app.graphql.view import JourneysGraphQL
+from app.idempotency import KeyPurge
 from app.metrics import CONTENT_TYPE, exposition, instrument_pool
 from app.middleware import RequestContextMiddleware
 from app.migrate import current_revision, head_revision
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         # The Ably mirror publishes stored events to Ably, apart from requests (app/realtime/ably.py).
         ably_mirror = AblyMirror.from_settings(settings, runtime.sessions) if settings.ably_api_key else None
         reconciler = Reconciler.for_runtime(runtime)
+        key_purge = KeyPurge(runtime.engine)  # deletes expired idempotency keys (app/idempotency.py)
         tracing = start_tracing(settings)  # OpenTelemetry, when OTEL_EXPORTER_OTLP_ENDPOINT is set
         try:
             # Realtime delivery (broadcast, publisher, sweep, prune). On shutdown the server has already
@@ -83,15 +85,20 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
             await runtime.realtime.start()
             if ably_mirror is not None:
                 ably_mirror.start()
+            # Signed outbound webhooks from the event store (app/webhooks/worker.py).
+            if runtime.webhooks is not None:
+                runtime.webhooks.start()
             # Retries pending LiveKit room deletions and ends sessions whose room is gone (app/avatars/reconcile.py).
             if reconciler is not None:
                 reconciler.start()
+            key_purge.start()
             # What startup allocated lives as long as the process: keep it out of the collector's
             # full passes, which otherwise pause requests for tens of milliseconds (see the benchmark).
             gc.collect()
             gc.freeze()
             yield {}
         finally:
+            await key_purge.stop()
             if reconciler is not None:
                 await reconciler.stop()
             if ably_mirror is not None:

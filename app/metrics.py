@@ -90,6 +90,24 @@ ABLY_BACKLOG = Gauge(
     registry=REGISTRY,
 )
 ABLY_PUBLISHED = Counter("journeys_ably_published_events", "Events the Ably mirror published.", registry=REGISTRY)
+WEBHOOK_BACKLOG = Gauge(
+    "journeys_webhook_backlog_deliveries",
+    "Webhook deliveries still PENDING (all tenants; sampled by the delivery workers).",
+    multiprocess_mode="livemostrecent",
+    registry=REGISTRY,
+)
+WEBHOOK_ATTEMPTS = Counter(
+    "journeys_webhook_attempts",
+    "Webhook delivery attempts, by outcome: succeeded (a 2xx answer) or failed (another answer, a timeout, "
+    "a refused connection).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+WEBHOOK_FAILED = Counter(
+    "journeys_webhook_failed_deliveries",
+    "Webhook deliveries given up on (FAILED after 24 hours of attempts, or their event left the store).",
+    registry=REGISTRY,
+)
 DB_POOL_IN_USE = Gauge(
     "journeys_db_pool_connections_in_use",
     "Database connections checked out of the pool.",

@@ -15,6 +15,7 @@ from app.realtime.broadcast import create_broadcast
 from app.realtime.delivery import Realtime
 from app.tenancy.changes import ChangeListener, connector
 from app.tenancy.viewer_cache import ViewerCache
+from app.webhooks.worker import WebhookWorker
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Runtime:
     livekit: LiveKit | None = None
     viewers: ViewerCache = field(default_factory=ViewerCache)
     changes: ChangeListener | None = None
+    webhooks: WebhookWorker | None = None
 
     @classmethod
     def create(cls, settings: Settings, database_url: str) -> Runtime:
@@ -47,12 +49,16 @@ class Runtime:
             viewers=viewers,
             # Started by the first request that authenticates; until it listens, the cache serves nothing.
             changes=ChangeListener(viewers, connector(database_url)),
+            # Started by the app's lifespan; None in production without JOURNEYS_SECRET_KEY.
+            webhooks=WebhookWorker.from_settings(settings, database_url),
         )
 
     async def close(self) -> None:
         if self.changes is not None:
             await self.changes.close()
         await self.realtime.stop()
+        if self.webhooks is not None:
+            await self.webhooks.stop()
         if self.livekit is not None:
             await self.livekit.aclose()
         await self.engine.dispose()

@@ -7,8 +7,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, text
+from sqlmodel import col, select
 
 from app.catalog.models import Journey, JourneyEvent, JourneyStatus, Visibility
+from app.catalog.versions import JOURNEYS as JOURNEY_KIND
+from app.versions.publish import publish as publish_version
 from tests.conftest import GraphQLClient
 
 USER_ERRORS = "errors { code message field }"
@@ -59,6 +62,12 @@ mutation ReorderJourneyEvents($journeyId: ID!, $eventIds: [ID!]!) {{
     journey {{ {JOURNEY_FIELDS} }} {USER_ERRORS}
   }}
 }}
+"""
+
+UPGRADE_INSTANCES = """
+mutation UpgradeJourneyInstances($journeyId: ID!, $fromVersion: Int) {
+  upgradeJourneyInstances(journeyId: $journeyId, fromVersion: $fromVersion) { upgraded errors { code message field } }
+}
 """
 
 JOURNEY = f"query Journey($id: ID!) {{ journey(id: $id) {{ {JOURNEY_FIELDS} }} }}"
@@ -200,4 +209,10 @@ async def bulk_journeys(
         await session.execute(insert(Journey.__table__), journeys)  # type: ignore[attr-defined]
         if events:
             await session.execute(insert(JourneyEvent.__table__), events)  # type: ignore[attr-defined]
+        if status is JourneyStatus.PUBLISHED:
+            # Published as the service publishes: each draft becomes version 1, live.
+            found = await session.execute(select(Journey).where(col(Journey.id).in_([j["id"] for j in journeys])))
+            for journey in found.scalars():
+                await publish_version(session, JOURNEY_KIND, journey)
+                journey.published_at = journey.created_at
     return [j["id"] for j in journeys]

@@ -18,6 +18,7 @@ import pytest
 import uvicorn
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings, load_settings
@@ -131,8 +132,18 @@ async def truncate_sql(server: LiveServer) -> str:
 
 @pytest.fixture
 async def empty_database(server: LiveServer, truncate_sql: str) -> None:
-    async with server.runtime.engine.begin() as conn:
-        await conn.execute(text(truncate_sql))
+    # The server's background passes (webhook deliveries, the realtime sweep, key purges) may hold a
+    # lock on one table while wanting another that TRUNCATE already holds: PostgreSQL then cancels
+    # one side as a deadlock. When that side is the TRUNCATE, it is simply taken again.
+    for attempt in range(5):
+        try:
+            async with server.runtime.engine.begin() as conn:
+                await conn.execute(text(truncate_sql))
+            return
+        except DBAPIError as exc:
+            if "deadlock" not in str(exc).lower() or attempt == 4:
+                raise
+            await asyncio.sleep(0.05 * (attempt + 1))
 
 
 @pytest.fixture(autouse=True)

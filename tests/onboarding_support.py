@@ -9,9 +9,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.modelbase import utcnow
+from app.onboarding.authoring import publish_onboarding
 from app.onboarding.classification import Response
 from app.onboarding.models import Onboarding, OnboardingStatus, OnboardingStep
+from app.onboarding.upgrade import upgrade_onboarding_journeys
+from app.onboarding.versions import ONBOARDINGS as ONBOARDING_KIND
 from app.tenancy.models import Tenant
+from app.versions.publish import publish as publish_version
 
 
 @dataclass
@@ -53,6 +57,11 @@ async def make_onboarding(
         ]
         session.add_all(made)
         await session.flush()
+        if status is OnboardingStatus.PUBLISHED and steps:
+            # Published as the service publishes: the draft becomes version 1 (without steps it
+            # stays a published onboarding with no version, which nobody can start).
+            onboarding.status = OnboardingStatus.DRAFT
+            await publish_version(session, ONBOARDING_KIND, onboarding)
     return MadeOnboarding(onboarding, made)
 
 
@@ -105,3 +114,10 @@ def sample_form(
 
 BEGINNER = [Response("goal", ("learn",))]
 EXPERT = [Response("goal", ("master",)), Response("level", ("4",))]
+
+
+async def publish_and_upgrade(db: Any, tenant: Tenant, onboarding_id: uuid.UUID) -> int:
+    """Publish the onboarding's draft (as edited) and move its open runs to that version."""
+    async with db() as session:
+        await publish_onboarding(session, tenant_id=tenant.id, onboarding_id=onboarding_id)
+        return await upgrade_onboarding_journeys(session, tenant=tenant, onboarding_id=onboarding_id)

@@ -670,14 +670,15 @@ async def test_an_unexpected_read_failure_is_masked_with_a_request_id(
     await _journey(actors.admin(tenant), "calm")
     user = actors.user(tenant)
     async with server.runtime.engine.begin() as conn:
-        await conn.execute(text("ALTER TABLE journeys RENAME COLUMN title TO title_hidden"))
+        # the catalogue reads the published versions
+        await conn.execute(text("ALTER TABLE journey_versions RENAME COLUMN title TO title_hidden"))
     try:
         # when a user lists journeys
         with caplog.at_level(logging.ERROR):
             response = await actors.http.post("/graphql", json={"query": JOURNEY_TITLES}, headers=_headers(user))
     finally:
         async with server.runtime.engine.begin() as conn:
-            await conn.execute(text("ALTER TABLE journeys RENAME COLUMN title_hidden TO title"))
+            await conn.execute(text("ALTER TABLE journey_versions RENAME COLUMN title_hidden TO title"))
     # then the failure is masked and traceable
     _assert_masked(response, caplog)
     # and once the database is whole again the same query works

@@ -67,6 +67,11 @@ mutation AddStep($onboardingId: ID!, $input: OnboardingStepInput!) {{
   addOnboardingStep(onboardingId: $onboardingId, input: $input) {{ step {{ {STEP_FIELDS} }} {USER_ERRORS} }}
 }}
 """
+UPGRADE_RUNS = """
+mutation Upgrade($onboardingId: ID!, $fromVersion: Int) {
+  upgradeOnboardingJourneys(onboardingId: $onboardingId, fromVersion: $fromVersion) { upgraded errors { code } }
+}
+"""
 UPDATE_STEP = f"""
 mutation UpdateStep($id: ID!, $input: OnboardingStepInput!) {{
   updateOnboardingStep(id: $id, input: $input) {{ step {{ {STEP_FIELDS} }} {USER_ERRORS} }}
@@ -323,6 +328,7 @@ async def _form_onboarding(
     made = await make_onboarding(actors.db, tenant, steps=steps, xp_reward=xp_reward)
     form = _form_input([journeys[0]["id"]], [journeys[1]["id"], journeys[2]["id"]], [])
     await _ok(admin, SET_FORM, {"onboardingId": _onboarding_id(made), "input": form}, "onboarding")
+    await _ok(admin, PUBLISH_ONBOARDING, {"id": _onboarding_id(made)}, "onboarding")
     return made, journeys
 
 
@@ -450,11 +456,12 @@ async def test_an_admin_authors_an_onboarding_with_steps_and_a_form(actors: Acto
     assert (await alice.data(ONBOARDINGS))["onboardings"]["edges"] == []
     assert (await admin.data(ONBOARDING, {"id": oid}))["onboarding"]["status"] == "ARCHIVED"
 
-    # an empty form removes it
+    # an empty form removes it from the draft; the next version is published without it
     cleared = await _ok(
         admin, SET_FORM, {"onboardingId": oid, "input": {"questions": [], "segments": []}}, "onboarding"
     )
-    assert cleared["form"] is None
+    assert cleared["form"] is not None  # the published version keeps its form
+    assert (await _ok(admin, PUBLISH_ONBOARDING, {"id": oid}, "onboarding"))["form"] is None
 
 
 async def test_invalid_authoring_input_is_listed_field_by_field_and_changes_nothing(actors: Actors) -> None:
@@ -766,12 +773,12 @@ async def test_another_users_or_tenants_run_does_not_exist_for_them(actors: Acto
             assert _codes(payload) == RUN_NOT_FOUND, bad
         assert await _run(alice, bad) is None
 
-    # the tenant's admin reads it (but cannot change it); another tenant's admin cannot
+    # the tenant's admin reads it (and may act on it: tests/test_acting.py); another tenant's admin cannot
     seen = await _run(admin, rid)
     assert seen is not None and (seen["id"], seen["userId"], seen["status"]) == (rid, run["userId"], "ACTIVE")
     assert [log["action"] for log in seen["logs"]] == ["started"]
     assert (await admin.data(NODE, {"id": rid}))["node"] == {"id": rid}
-    assert _codes(await _change(admin, PROGRESS, rid)) == RUN_NOT_FOUND
+    assert _codes(await _change(foreign_admin, PROGRESS, rid)) == RUN_NOT_FOUND
     assert await _admin_runs(admin) == [rid]
     assert await _admin_runs(foreign_admin) == []
     assert await alice.error_codes(ADMIN_RUNS) == ["FORBIDDEN"]
@@ -788,40 +795,40 @@ async def test_logs_keep_the_step_name_and_order_they_were_logged_with(actors: A
     admin, alice = actors.admin(tenant), actors.user(tenant)
     rid = (await _start(alice, _onboarding_id(made)))["id"]
 
-    # the admin renames step 1 after it was logged
+    # the admin renames step 1 after it was logged: the run keeps its version's step
+    oid = _onboarding_id(made)
     await _ok(admin, UPDATE_STEP, {"id": step_ids[0], "input": {"name": "Welcome!"}}, "step")
     run = (await _log(alice, rid, "clicked"))["onboardingJourney"]
-    assert run["currentStepDetail"] == {"id": step_ids[0], "order": 1, "name": "Welcome!"}
+    assert run["currentStepDetail"] == {"id": step_ids[0], "order": 1, "name": "Step 1"}
+    # then publishes that, moves step 3 first, publishes again and moves the run on: it stays on
+    # its step (by id), now at order 2
+    await _ok(admin, PUBLISH_ONBOARDING, {"id": oid}, "onboarding")
+    await _ok(
+        admin, REORDER_STEPS, {"onboardingId": oid, "stepIds": [step_ids[2], step_ids[0], step_ids[1]]}, "onboarding"
+    )
+    await _ok(admin, PUBLISH_ONBOARDING, {"id": oid}, "onboarding")
+    assert await mutate(admin, UPGRADE_RUNS, {"onboardingId": oid}) == {"upgraded": 1, "errors": []}
+    run = await _run(alice, rid)
+    assert run is not None
+    assert run["currentStepDetail"] == {"id": step_ids[0], "order": 2, "name": "Welcome!"}
     assert [(log["stepId"], log["stepName"], log["stepOrder"], log["action"]) for log in run["logs"]] == [
         (step_ids[0], "Step 1", 1, "started"),
-        (step_ids[0], "Welcome!", 1, "clicked"),
+        (step_ids[0], "Step 1", 1, "clicked"),
+        (step_ids[0], "Welcome!", 2, "upgraded"),
     ]
-    # then moves step 3 first: the run's order 1 is now that step, the logs stay as they were
-    await _ok(
-        admin,
-        REORDER_STEPS,
-        {"onboardingId": _onboarding_id(made), "stepIds": [step_ids[2], step_ids[0], step_ids[1]]},
-        "onboarding",
-    )
-    run = (await _change(alice, PROGRESS, rid))["onboardingJourney"]
-    assert run["currentStepDetail"] == {"id": step_ids[0], "order": 2, "name": "Welcome!"}
-    assert [(log["stepName"], log["stepOrder"], log["action"]) for log in run["logs"]] == [
-        ("Step 1", 1, "started"),
-        ("Welcome!", 1, "clicked"),
-        ("Step 3", 1, "completed"),
-        ("Welcome!", 2, "started"),
-    ]
-    # and removes the step the first logs named: they keep its name, without an id
+    # and removes that step, publishes and moves the run on: the logs keep the step as it was, the
+    # run goes to the first step it has not completed
     await _ok(admin, REMOVE_STEP, {"id": step_ids[0]}, "step")
+    await _ok(admin, PUBLISH_ONBOARDING, {"id": oid}, "onboarding")
+    assert await mutate(admin, UPGRADE_RUNS, {"onboardingId": oid}) == {"upgraded": 1, "errors": []}
     found = await _run(alice, rid)
     assert found is not None
     assert [(log["stepId"], log["stepName"], log["stepOrder"]) for log in found["logs"]] == [
-        (None, "Step 1", 1),
-        (None, "Welcome!", 1),
-        (step_ids[2], "Step 3", 1),
-        (None, "Welcome!", 2),
+        (step_ids[0], "Step 1", 1),
+        (step_ids[0], "Step 1", 1),
+        (step_ids[0], "Welcome!", 2),
+        (step_ids[1], "Step 2", 2),
     ]
-    # the step now at order 2 is the old step 2
     assert found["currentStepDetail"] == {"id": step_ids[1], "order": 2, "name": "Step 2"}
     assert found["progress"] == {"percent": 50, "completedSteps": [1], "totalSteps": 2, "currentStep": 2}
 

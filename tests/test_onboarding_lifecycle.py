@@ -30,7 +30,7 @@ from app.onboarding.reads import (
 from app.onboarding.transitions import abandon_onboarding, resume_onboarding, suspend_onboarding
 from app.tenancy.models import Tenant, User
 from tests.conftest import Actors, LiveServer, StatementCounter
-from tests.onboarding_support import MadeOnboarding, make_onboarding
+from tests.onboarding_support import MadeOnboarding, make_onboarding, publish_and_upgrade
 from tests.progress_support import count, make_user, outbox_events, race, run
 
 ACTIVE = OnboardingJourneyStatus.ACTIVE
@@ -89,6 +89,7 @@ async def test_start_makes_an_active_run_at_step_one_logged_and_announced(actors
         {
             "onboardingJourneyId": str(journey.id),
             "onboardingId": str(onboarding.id),
+            "onboardingVersion": 1,
             "status": "ACTIVE",
             "currentStep": 1,
         }
@@ -242,7 +243,7 @@ async def test_twenty_concurrent_progresses_walk_three_steps_exactly_once(actors
 
 
 async def test_a_run_completes_when_steps_were_removed_under_it(actors: Actors, server: LiveServer) -> None:
-    # given a run on step 2 of 3, and the admin then removes step 3
+    # given a run on step 2 of 3, and the admin then removes step 3, publishes and moves the run on
     tenant = await actors.tenant()
     user = await make_user(actors.db, tenant)
     onboarding = await make_onboarding(actors.db, tenant, steps=3)
@@ -250,6 +251,7 @@ async def test_a_run_completes_when_steps_were_removed_under_it(actors: Actors, 
     await _progress(server, tenant, user, journey.id)
     async with actors.db() as session:
         await session.execute(text("DELETE FROM onboarding_steps WHERE id = :id"), {"id": onboarding.steps[2].id})
+    assert await publish_and_upgrade(actors.db, tenant, onboarding.id) == 1
 
     # when the user progresses, step 2 is now the last one
     done: ProgressResult = await _progress(server, tenant, user, journey.id)
@@ -291,7 +293,8 @@ async def test_logs_keep_the_step_as_it_was_when_logged(actors: Actors, server: 
     onboarding = await make_onboarding(actors.db, tenant, steps=2)
     journey = await _start(server, tenant, user, onboarding)
 
-    # when step 1 is renamed and moved to order 2 (and step 2 to 1) after it was logged
+    # when step 1 is renamed and moved to order 2 (and step 2 to 1) after it was logged, and the
+    # run is moved to that version (it stays on its step, now order 2) and completes it
     async with actors.db() as session:
         await session.execute(
             text(
@@ -300,17 +303,20 @@ async def test_logs_keep_the_step_as_it_was_when_logged(actors: Actors, server: 
             ),
             {"id": onboarding.id},
         )
+    assert await publish_and_upgrade(actors.db, tenant, onboarding.id) == 1
     await _progress(server, tenant, user, journey.id)
-    # and then removed
+    # and the step is then removed
     async with actors.db() as session:
         await session.execute(text("DELETE FROM onboarding_steps WHERE id = :id"), {"id": onboarding.steps[0].id})
+    assert await publish_and_upgrade(actors.db, tenant, onboarding.id) == 0  # a completed run never moves
 
     async with actors.db() as session:
         logs = (await logs_of_journeys(session, tenant_id=tenant.id, journey_ids=[journey.id]))[journey.id]
+    step = onboarding.steps[0].id
     assert [(log.action, log.step_order, log.step_name, log.step_id) for log in logs] == [
-        ("started", 1, "Step 1", None),
-        ("completed", 1, "Step 2", onboarding.steps[1].id),
-        ("started", 2, "Welcome", None),
+        ("started", 1, "Step 1", step),
+        ("upgraded", 2, "Welcome", step),
+        ("completed", 2, "Welcome", step),
     ]
 
 
@@ -453,15 +459,18 @@ async def test_progress_counts_the_steps_before_the_current_one(
         walking.id: OnboardingProgress(percent=66, completed_steps=[1, 2], total_steps=3, current_step=3),
     }
 
-    # a step removed after completion: a completed run stays at 100%
+    # a step removed after completion, published, and the open runs moved on: the completed run
+    # keeps its version's figures; the run on the removed last step goes to the new last one
     async with actors.db() as session:
         await session.execute(text("DELETE FROM onboarding_steps WHERE id = :id"), {"id": onboarding.steps[2].id})
+    assert await publish_and_upgrade(actors.db, tenant, onboarding.id) == 1
+    async with actors.db() as session:
         after = await progress_of_journeys(session, tenant_id=tenant.id, journey_ids=[done.id, walking.id])
-    assert after[done.id] == OnboardingProgress(percent=100, completed_steps=[1, 2], total_steps=2, current_step=3)
-    assert after[walking.id] == OnboardingProgress(percent=100, completed_steps=[1, 2], total_steps=2, current_step=3)
+    assert after[done.id] == OnboardingProgress(percent=100, completed_steps=[1, 2, 3], total_steps=3, current_step=3)
+    assert after[walking.id] == OnboardingProgress(percent=50, completed_steps=[1], total_steps=2, current_step=2)
 
 
-async def test_current_step_is_the_step_at_the_runs_order_now(
+async def test_current_step_is_the_step_at_the_runs_order_in_its_version(
     actors: Actors, server: LiveServer, statements: StatementCounter
 ) -> None:
     tenant = await actors.tenant()
@@ -474,24 +483,26 @@ async def test_current_step_is_the_step_at_the_runs_order_now(
         await session.execute(
             text("UPDATE onboarding_steps SET position = 3 - position WHERE onboarding_id = :id"), {"id": onboarding.id}
         )
+    assert await publish_and_upgrade(actors.db, tenant, onboarding.id) == 2  # each stays on its step
 
     async with actors.db() as session, statements.measure() as counter:
         steps = await current_steps(session, tenant_id=tenant.id, journey_ids=[first.id, second.id])
         journeys = await onboarding_journeys_by_ids(session, tenant_id=tenant.id, ids=[first.id, second.id])
         logs = await logs_of_journeys(session, tenant_id=tenant.id, journey_ids=[first.id, second.id, uuid.uuid4()])
         assert counter.count == 3
-    assert {k: s.id if s else None for k, s in steps.items()} == {
-        first.id: onboarding.steps[1].id,
-        second.id: onboarding.steps[0].id,
+    assert {k: (s.id, s.position) if s else None for k, s in steps.items()} == {
+        first.id: (onboarding.steps[0].id, 2),
+        second.id: (onboarding.steps[1].id, 1),
     }
     assert set(journeys) == {first.id, second.id}
-    assert [len(entries) for entries in logs.values()] == [1, 3, 0]
+    assert [len(entries) for entries in logs.values()] == [2, 4, 0]
 
+    # the draft losing its steps changes no run (its version keeps them)
     async with actors.db() as session:
         await session.execute(text("DELETE FROM onboarding_steps WHERE onboarding_id = :id"), {"id": onboarding.id})
-        gone = await current_steps(session, tenant_id=tenant.id, journey_ids=[first.id])
+        kept = await current_steps(session, tenant_id=tenant.id, journey_ids=[first.id])
         foreign = await onboarding_journeys_by_ids(session, tenant_id=uuid.uuid4(), ids=[first.id])
-    assert gone == {first.id: None}
+    assert {k: s.id if s else None for k, s in kept.items()} == {first.id: onboarding.steps[0].id}
     assert foreign == {}
 
 

@@ -17,7 +17,14 @@ from app.progress.clock import local_date
 from app.progress.events import start_event
 from app.progress.service import start_journey
 from app.tenancy.models import Tenant
-from tests.catalog_support import REORDER_EVENTS, UPDATE_EVENT, bulk_journeys, mutate
+from tests.catalog_support import (
+    PUBLISH_JOURNEY,
+    REORDER_EVENTS,
+    UPDATE_EVENT,
+    UPGRADE_INSTANCES,
+    bulk_journeys,
+    mutate,
+)
 from tests.conftest import Actors, GraphQLClient, StatementCounter
 from tests.progress_support import PublishedJourney, count, make_journey, make_user, outbox_events, outbox_types
 
@@ -757,7 +764,14 @@ async def test_logs_page_oldest_first_and_keep_the_event_as_it_was_logged(actors
         ("resumed", {}, None),
     ]
     assert [log["loggedAt"] for log in logs] == sorted(log["loggedAt"] for log in logs)
-    # while the instance's events show the event as it is now
+    # while the instance's events are its version's, until the admin publishes and moves it on
+    found = await _instance(alice, iid)
+    assert found is not None
+    pinned = [(e["node"]["journeyEvent"]["title"], e["node"]["position"]) for e in found["events"]["edges"]]
+    assert pinned == [("Step 1", 1), ("Step 2", 2)]
+    assert (await mutate(admin, PUBLISH_JOURNEY, {"id": _journey_id(journey)}))["errors"] == []
+    moved = await mutate(admin, UPGRADE_INSTANCES, {"journeyId": _journey_id(journey)})
+    assert moved == {"upgraded": 1, "errors": []}
     found = await _instance(alice, iid)
     assert found is not None
     now = [(e["node"]["journeyEvent"]["title"], e["node"]["position"]) for e in found["events"]["edges"]]

@@ -97,6 +97,7 @@ async def test_start_creates_an_active_run_on_todays_local_day(actors: Actors, s
         {
             "instanceId": str(instance.id),
             "journeyId": str(journey.journey.id),
+            "journeyVersion": 1,
             "status": "ACTIVE",
             "startedOn": instance.started_on.isoformat(),
         }

@@ -121,7 +121,7 @@ async def test_an_operation_span_with_a_child_span_per_statement(
             assert statement.attributes is not None and statement.attributes["db.system.name"] == "postgresql"
             assert statement.name.split()[0] == statement.attributes["db.operation.name"]
             assert statement.start_time >= operation.start_time and statement.end_time <= operation.end_time
-        assert any("journeys" in str(s.attributes["db.query.text"]) for s in statements)
+        assert any("journey_versions" in str(s.attributes["db.query.text"]) for s in statements)
         # every statement span of the request has the operation as its parent
         assert all(s.parent is not None for s in spans if s.kind is SpanKind.CLIENT)
 

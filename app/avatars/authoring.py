@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from app.avatars.models import Avatar, AvatarMode, AvatarStatus
 from app.errors import NotFound, Problems
 from app.modelbase import UNSET, PartialFields, utcnow
-from app.pagination import Page, fetch_page
+from app.pagination import Page, Window, fetch_page, forward
 
 MAX_NAME = 200
 MAX_DESCRIPTION = 10_000
@@ -109,14 +109,16 @@ async def list_avatars(
     *,
     tenant_id: uuid.UUID,
     statuses: Sequence[AvatarStatus],
-    first: int,
-    after: Sequence[Any] | None,
+    first: int | None = None,
+    after: Sequence[Any] | None = None,
+    window: Window | None = None,
 ) -> Page[Avatar]:
     """A page of the tenant's avatars with these statuses (all when none), oldest first."""
     stmt = select(Avatar).where(col(Avatar.tenant_id) == tenant_id)
     if statuses:
         stmt = stmt.where(col(Avatar.status).in_(list(statuses)))
-    page: Page[Avatar] = await fetch_page(session, stmt, keys=LISTING_KEYS, after=after, first=first, descending=False)
+    window = forward(window, first=first, after=after)
+    page: Page[Avatar] = await fetch_page(session, stmt, keys=LISTING_KEYS, window=window, descending=False)
     return page
 
 

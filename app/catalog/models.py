@@ -7,12 +7,21 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Column, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Column,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
 
 from app.modelbase import json_object, ref, tenant_fk, timestamp, timestamp_now, uuid_pk
+from app.versions import columns
 
 
 class Visibility(str, Enum):
@@ -72,6 +81,8 @@ class Journey(SQLModel, table=True):
     created_at: datetime = timestamp_now()
     updated_at: datetime = timestamp_now()
     published_at: datetime | None = timestamp()
+    # The latest published version (0 before the first publish); this row itself is the draft.
+    version: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
 
 
 class JourneyEvent(SQLModel, table=True):
@@ -100,3 +111,77 @@ class JourneyEvent(SQLModel, table=True):
     xp_reward: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     metadata_: dict[str, Any] = json_object()
     created_at: datetime = timestamp_now()
+
+
+class JourneyVersion(SQLModel, table=True):
+    """A published snapshot of a journey's fields (app/versions/); never changed but for ``live``."""
+
+    __tablename__ = "journey_versions"
+    __table_args__ = (
+        # The catalogue reads live versions only: the latest version of a PUBLISHED journey.
+        Index(
+            "ix_journey_versions_catalogue",
+            "tenant_id",
+            "visibility",
+            "created_at",
+            "journey_id",
+            postgresql_where=text("live"),
+        ),
+        Index(
+            "ix_journey_versions_category",
+            "tenant_id",
+            "category",
+            "created_at",
+            "journey_id",
+            postgresql_where=text("live"),
+        ),
+        Index(
+            "ix_journey_versions_search_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+            postgresql_with={"fastupdate": "off"},
+            postgresql_where=text("live"),
+        ),
+    )
+
+    journey_id: uuid.UUID = columns.definition_key("journeys")
+    version: int = columns.key_part(uuid=False)
+    tenant_id: uuid.UUID = tenant_fk()
+    slug: str = Field(sa_column=Column(String(64), nullable=False))
+    title: str = Field(sa_column=Column(String(200), nullable=False))
+    description: str = Field(sa_column=Column(Text, nullable=False))
+    category: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    tags: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(String(32)), nullable=False))
+    visibility: Visibility = Field(sa_column=Column(SAEnum(Visibility, name="journey_visibility"), nullable=False))
+    xp_reward: int = Field(sa_column=Column(Integer, nullable=False))
+    search_text: str = Field(sa_column=Column(Text, nullable=False))
+    # The journey's creation (the catalogue's order), and this version's publication.
+    created_at: datetime = columns.instant()
+    published_at: datetime = columns.instant()
+    content_hash: str = columns.content_hash()
+    live: bool = columns.live()
+
+
+class JourneyEventVersion(SQLModel, table=True):
+    """An event as it is in one published version of its journey; ``id`` is the event's own."""
+
+    __tablename__ = "journey_event_versions"
+    __table_args__ = (
+        columns.version_of("journey_versions", "journey_id"),
+        Index("ix_journey_event_versions_position", "journey_id", "version", "position"),
+        Index("ix_journey_event_versions_event", "id"),
+    )
+
+    journey_id: uuid.UUID = columns.key_part(uuid=True)
+    version: int = columns.key_part(uuid=False)
+    id: uuid.UUID = columns.key_part(uuid=True)
+    tenant_id: uuid.UUID = tenant_fk()
+    position: int = Field(sa_column=Column(Integer, nullable=False))
+    title: str = Field(sa_column=Column(String(200), nullable=False))
+    description: str = Field(sa_column=Column(Text, nullable=False))
+    kind: str = Field(sa_column=Column(String(32), nullable=False))
+    day_offset: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    duration_minutes: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    xp_reward: int = Field(sa_column=Column(Integer, nullable=False))
+    metadata_: dict[str, Any] = json_object()

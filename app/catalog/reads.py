@@ -5,8 +5,9 @@ The reads that serve GraphQL return Core rows of the served columns (:class:`Jou
 :class:`EventRow`): no ORM identity map, ``metadata`` left undecoded (app/rawjson.py), and
 statements built once per shape with bind parameters, so SQLAlchemy's compiled cache and
 asyncpg's prepared statements are hit on every request (id lists are one array parameter,
-``= ANY(...)``, so one statement serves any number of ids). Writers get ORM entities
-(``get_journey``, ``journeys_by_slugs``).
+``= ANY(...)``, so one statement serves any number of ids). Users and runs read published
+versions (``JOURNEY_READS``, app/versions/reads.py; the catalogue lists the live ones); admins'
+listing goes over the drafts. Writers get ORM entities (``get_journey``, ``journeys_by_slugs``).
 """
 
 from __future__ import annotations
@@ -18,55 +19,61 @@ from datetime import datetime
 from functools import cache
 from typing import Any, Protocol
 
-from sqlalchemy import Select, any_, bindparam, select, tuple_
+from sqlalchemy import Select, any_, bindparam, literal_column, select
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
 from sqlmodel import select as orm_select
 
-from app.catalog.models import Journey, JourneyEvent, JourneyStatus, Visibility
+from app.catalog.models import Journey, JourneyEvent, JourneyEventVersion, JourneyStatus, JourneyVersion, Visibility
+from app.catalog.versions import JOURNEYS as JOURNEYS_KIND
 from app.errors import DomainError, ErrorCode
-from app.pagination import Page
-from app.rawjson import raw_json
+from app.pagination import Count, Page, Window, forward, keyset
+from app.versions.reads import (
+    ContentReads,
+    served_item_column,
+    served_now,
+)
 
 MAX_SEARCH = 200
 CATALOGUE_KEYS = (col(Journey.created_at), col(Journey.id))
 
 JOURNEYS = SQLModel.metadata.tables[Journey.__tablename__]
 EVENTS = SQLModel.metadata.tables[JourneyEvent.__tablename__]
-JOURNEY_COLUMNS = tuple(
-    JOURNEYS.c[name]
-    for name in (
-        "id",
-        "slug",
-        "title",
-        "description",
-        "category",
-        "tags",
-        "visibility",
-        "status",
-        "xp_reward",
-        "created_at",
-        "published_at",
-    )
+JOURNEY_VERSIONS = SQLModel.metadata.tables[JourneyVersion.__tablename__]
+EVENT_VERSIONS = SQLModel.metadata.tables[JourneyEventVersion.__tablename__]
+# What a served journey row has (see app/versions/reads.py), and an event row.
+JOURNEY_NAMES = (
+    "id",
+    "slug",
+    "title",
+    "description",
+    "category",
+    "tags",
+    "visibility",
+    "status",
+    "xp_reward",
+    "created_at",
+    "published_at",
+    "version",
 )
-EVENT_COLUMNS = (
-    *(
-        EVENTS.c[name]
-        for name in (
-            "id",
-            "journey_id",
-            "position",
-            "title",
-            "description",
-            "kind",
-            "day_offset",
-            "duration_minutes",
-            "xp_reward",
-        )
-    ),
-    raw_json(EVENTS.c["metadata"], "metadata_"),
+EVENT_NAMES = (
+    "id",
+    "journey_id",
+    "position",
+    "title",
+    "description",
+    "kind",
+    "day_offset",
+    "duration_minutes",
+    "xp_reward",
+    "metadata",
 )
+DRAFT_NAMES = ("id", "slug", "title", "description", "category", "tags", "visibility", "xp_reward", "updated_at")
+
+
+# The served columns of an event of a version.
+EVENT_COLUMNS = tuple(served_item_column(EVENT_VERSIONS, name) for name in EVENT_NAMES)
 
 
 def ids_param(name: str) -> Any:
@@ -99,6 +106,8 @@ class JourneyRow(Protocol):
     def created_at(self) -> datetime: ...
     @property
     def published_at(self) -> datetime | None: ...
+    @property
+    def version(self) -> int: ...
 
 
 class EventRow(Protocol):
@@ -135,6 +144,9 @@ class CatalogueFilter:
     search: str | None = None
     statuses: tuple[JourneyStatus, ...] = (JourneyStatus.PUBLISHED,)
     visibility: Visibility | None = Visibility.PUBLIC
+    # The catalogue as users see it: the live versions (else every journey's draft row, served
+    # with its latest version's fields, for admins).
+    live: bool = True
 
 
 def _like_pattern(term: str) -> str:
@@ -151,22 +163,38 @@ def search_terms(search: str | None) -> list[str]:
     return search.lower().split()[:10]
 
 
+_LIVE_COLUMNS = [
+    literal_column("'PUBLISHED'", type_=JOURNEYS.c.status.type).label("status")
+    if name == "status"
+    else (JOURNEY_VERSIONS.c.journey_id.label("id") if name == "id" else JOURNEY_VERSIONS.c[name])
+    for name in JOURNEY_NAMES
+]
+
+
 @cache
-def _catalogue_statement(statuses: int, visibility: bool, category: bool, terms: int, after: bool) -> Select[Any]:
-    """The catalogue page's statement for one shape of filter (a handful of shapes exist)."""
-    c = JOURNEYS.c
-    query = select(*JOURNEY_COLUMNS).where(c.tenant_id == bindparam("tenant_id"))
-    if statuses:
-        query = query.where(c.status == any_(bindparam("statuses", type_=ARRAY(c.status.type))))
+def _catalogue_statement(
+    live: bool, statuses: int, visibility: bool, category: bool, terms: int, window: tuple[bool, bool, bool] | None
+) -> Select[Any]:
+    """The catalogue page's statement for one shape of filter (a handful of shapes exist): over
+    the live versions for users (one table, its own partial indexes), over the drafts for admins.
+    Without a window (shape None): the list unordered, for its count."""
+    if live:
+        c = JOURNEY_VERSIONS.c
+        query = select(*_LIVE_COLUMNS).where(c.tenant_id == bindparam("tenant_id"), c.live)
+        key = c.journey_id
+    else:
+        c = JOURNEYS.c
+        query = served_now(JOURNEYS_KIND, JOURNEY_NAMES).where(c.tenant_id == bindparam("tenant_id"))
+        key = c.id
+        if statuses:
+            query = query.where(c.status == any_(bindparam("statuses", type_=ARRAY(c.status.type))))
     if visibility:
         query = query.where(c.visibility == bindparam("visibility"))
     if category:
         query = query.where(c.category == bindparam("category"))
     for n in range(terms):
         query = query.where(c.search_text.like(bindparam(f"term{n}")))
-    if after:
-        query = query.where(tuple_(c.created_at, c.id) < tuple_(bindparam("after_at"), bindparam("after_id")))
-    return query.order_by(c.created_at.desc(), c.id.desc()).limit(bindparam("limit"))
+    return keyset(query, (c.created_at, key), window, descending=True) if window is not None else query
 
 
 async def list_journeys(
@@ -174,14 +202,16 @@ async def list_journeys(
     *,
     tenant_id: uuid.UUID,
     filter: CatalogueFilter,
-    first: int,
-    after: tuple[datetime, uuid.UUID] | None,
+    first: int | None = None,
+    after: tuple[datetime, uuid.UUID] | None = None,
+    window: Window | None = None,
 ) -> Page[Any]:
     """A page of the tenant's journeys, newest first, narrowed by ``filter``: rows of JOURNEY_COLUMNS
     (a :class:`JourneyRow` each; typed Any while callers' key functions still name ``Journey``)."""
+    window = forward(window, first=first, after=after)
     terms = search_terms(filter.search)
-    params: dict[str, Any] = {"tenant_id": tenant_id, "limit": first + 1}
-    if filter.statuses:
+    params: dict[str, Any] = {"tenant_id": tenant_id}
+    if filter.statuses and not filter.live:
         params["statuses"] = list(filter.statuses)
     if filter.visibility is not None:
         params["visibility"] = filter.visibility
@@ -189,13 +219,9 @@ async def list_journeys(
         params["category"] = filter.category
     for n, term in enumerate(terms):
         params[f"term{n}"] = _like_pattern(term)
-    if after is not None:
-        params["after_at"], params["after_id"] = after
-    query = _catalogue_statement(
-        len(filter.statuses), filter.visibility is not None, filter.category is not None, len(terms), after is not None
-    )
-    rows = (await session.execute(query, params)).all()
-    return Page(items=rows[:first], has_next=len(rows) > first)
+    shape = (filter.live, len(filter.statuses), filter.visibility is not None, filter.category is not None, len(terms))
+    rows = (await session.execute(_catalogue_statement(*shape, window.shape), params | window.params())).all()
+    return window.page(rows, count=Count(_catalogue_statement(*shape, None), params))
 
 
 async def get_journey(
@@ -208,48 +234,8 @@ async def get_journey(
     return (await session.execute(query)).scalar_one_or_none()
 
 
-JOURNEYS_BY_IDS = select(*JOURNEY_COLUMNS).where(
-    JOURNEYS.c.tenant_id == bindparam("tenant_id"), JOURNEYS.c.id == any_(ids_param("ids"))
-)
-
-
-async def journeys_by_ids(
-    session: AsyncSession, *, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, JourneyRow]:
-    """The tenant's journeys with these ids."""
-    result = await session.execute(JOURNEYS_BY_IDS, {"tenant_id": tenant_id, "ids": list(ids)})
-    return {row.id: row for row in result}  # JourneyRow each
-
-
-EVENTS_OF_JOURNEYS = (
-    select(*EVENT_COLUMNS)
-    .where(EVENTS.c.tenant_id == bindparam("tenant_id"), EVENTS.c.journey_id == any_(ids_param("ids")))
-    .order_by(EVENTS.c.journey_id, EVENTS.c.position)
-)
-
-
-async def events_of_journeys(
-    session: AsyncSession, *, tenant_id: uuid.UUID, journey_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, list[EventRow]]:
-    """Each journey's events in position order, in one query."""
-    result = await session.execute(EVENTS_OF_JOURNEYS, {"tenant_id": tenant_id, "ids": list(journey_ids)})
-    grouped: dict[uuid.UUID, list[EventRow]] = {i: [] for i in journey_ids}
-    for row in result:
-        grouped[row.journey_id].append(row)  # an EventRow
-    return grouped
-
-
-EVENTS_BY_IDS = select(*EVENT_COLUMNS).where(
-    EVENTS.c.tenant_id == bindparam("tenant_id"), EVENTS.c.id == any_(ids_param("ids"))
-)
-
-
-async def events_by_ids(
-    session: AsyncSession, *, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, EventRow]:
-    """The tenant's journey events with these ids."""
-    result = await session.execute(EVENTS_BY_IDS, {"tenant_id": tenant_id, "ids": list(ids)})
-    return {row.id: row for row in result}  # EventRow each
+# The batched reads of journeys as served, their events, drafts and versions (app/versions/reads.py).
+JOURNEY_READS = ContentReads(JOURNEYS_KIND, names=JOURNEY_NAMES, item_names=EVENT_NAMES, draft_names=DRAFT_NAMES)
 
 
 async def journeys_by_slugs(session: AsyncSession, *, tenant_id: uuid.UUID, slugs: Sequence[str]) -> dict[str, Journey]:

@@ -1,4 +1,7 @@
-"""Authoring the catalogue: journeys and their events, written by admins (reads: app/catalog/reads.py)."""
+"""Authoring the catalogue: journeys and their events, written by admins (reads: app/catalog/reads.py).
+
+Every edit changes the draft (the ``journeys`` and ``journey_events`` rows); users see only what
+``publish_journey`` snapshots as a version (app/versions/)."""
 
 from __future__ import annotations
 
@@ -9,14 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
-from app.authoring import Positions, slug_taken
-from app.catalog.models import Journey, JourneyEvent, JourneyStatus
-from app.errors import DomainError, ErrorCode, NotFound, Problems
-from app.modelbase import UNSET, PartialFields, utcnow
-from app.realtime.outbox import EventType, record_event
-from app.tenancy.service import check_slug
+from app.authoring import Cleaner
+from app.catalog.models import Journey, JourneyEvent
+from app.catalog.versions import JOURNEYS
+from app.modelbase import UNSET, PartialFields
+from app.versions.authoring import Authoring
 
 MAX_TITLE = 200
 MAX_DESCRIPTION = 10_000
@@ -27,7 +28,6 @@ MAX_XP = 1_000_000
 MAX_DAY_OFFSET = 3650
 MAX_DURATION_MINUTES = 7 * 24 * 60
 MAX_EVENTS = 500
-EVENTS = Positions(JourneyEvent, JourneyEvent.journey_id, "Journey event", "journeyId")
 KIND_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 
@@ -57,228 +57,116 @@ class EventFields(PartialFields):
     metadata: Any = UNSET
 
 
-def _int_range(problems: Problems, name: str, value: Any, low: int, high: int) -> None:
-    if value is not None and not low <= value <= high:
-        problems.add(name, f"must be between {low} and {high}")
-
-
-def _clean_journey(values: dict[str, Any], *, creating: bool) -> dict[str, Any]:
-    problems = Problems("input")
-    clean: dict[str, Any] = {}
-    if creating or "slug" in values:
-        slug = values.get("slug")
-        if slug is None:
-            problems.add("slug", "is required")
-        else:
-            check_slug(problems, "slug", slug)
-            clean["slug"] = slug
-    if creating or "title" in values:
-        clean["title"] = problems.text("title", values.get("title"), required=True, limit=MAX_TITLE)
-    if "description" in values:
-        clean["description"] = (
-            problems.text("description", values["description"], required=False, limit=MAX_DESCRIPTION) or ""
-        )
-    if "category" in values:
-        category = problems.text("category", values["category"], required=False, limit=MAX_CATEGORY)
-        clean["category"] = category or None
+def _clean_journey(values: dict[str, Any], creating: bool) -> dict[str, Any]:
+    cleaner = Cleaner(values, creating=creating)
+    cleaner.slug()
+    cleaner.name("title", limit=MAX_TITLE)
+    cleaner.text("description", limit=MAX_DESCRIPTION, empty="")
+    cleaner.text("category", limit=MAX_CATEGORY, empty=None)
     if "tags" in values:
         tags: list[str] = []
         for index, tag in enumerate(values["tags"] or []):
             text = str(tag).strip()
             if not text or len(text) > MAX_TAG:
-                problems.add(("tags", str(index)), f"each tag must be 1-{MAX_TAG} characters")
+                cleaner.problems.add(("tags", str(index)), f"each tag must be 1-{MAX_TAG} characters")
             elif text not in tags:
                 tags.append(text)
         if len(tags) > MAX_TAGS:
-            problems.add("tags", f"at most {MAX_TAGS} tags")
-        clean["tags"] = tags
+            cleaner.problems.add("tags", f"at most {MAX_TAGS} tags")
+        cleaner.clean["tags"] = tags
     if "visibility" in values:
         if values["visibility"] is None:
-            problems.add("visibility", "must not be null")
-        clean["visibility"] = values["visibility"]
-    if "xp_reward" in values:
-        if values["xp_reward"] is None:
-            problems.add("xpReward", "must not be null")
-        _int_range(problems, "xpReward", values["xp_reward"], 0, MAX_XP)
-        clean["xp_reward"] = values["xp_reward"]
-    problems.raise_if_any()
-    return clean
+            cleaner.problems.add("visibility", "must not be null")
+        cleaner.clean["visibility"] = values["visibility"]
+    cleaner.whole("xp_reward", "xpReward", low=0, high=MAX_XP, nullable=False)
+    return cleaner.done()
 
 
-def _clean_event(values: dict[str, Any], *, creating: bool) -> dict[str, Any]:
-    problems = Problems("input")
-    clean: dict[str, Any] = {}
-    if creating or "title" in values:
-        clean["title"] = problems.text("title", values.get("title"), required=True, limit=MAX_TITLE)
-    if "description" in values:
-        clean["description"] = (
-            problems.text("description", values["description"], required=False, limit=MAX_DESCRIPTION) or ""
-        )
+def _clean_event(values: dict[str, Any], creating: bool) -> dict[str, Any]:
+    cleaner = Cleaner(values, creating=creating)
+    cleaner.name("title", limit=MAX_TITLE)
+    cleaner.text("description", limit=MAX_DESCRIPTION, empty="")
     if "kind" in values:
         kind = values["kind"]
         if kind is None or not KIND_RE.match(kind):
-            problems.add("kind", "must be 1-32 lowercase letters, digits, '_' or '-', starting with a letter")
-        clean["kind"] = kind
-    if "day_offset" in values:
-        _int_range(problems, "dayOffset", values["day_offset"], 0, MAX_DAY_OFFSET)
-        clean["day_offset"] = values["day_offset"]
-    if "duration_minutes" in values:
-        _int_range(problems, "durationMinutes", values["duration_minutes"], 1, MAX_DURATION_MINUTES)
-        clean["duration_minutes"] = values["duration_minutes"]
-    if "xp_reward" in values:
-        if values["xp_reward"] is None:
-            problems.add("xpReward", "must not be null")
-        _int_range(problems, "xpReward", values["xp_reward"], 0, MAX_XP)
-        clean["xp_reward"] = values["xp_reward"]
-    if "metadata" in values:
-        clean["metadata_"] = values["metadata"] or {}
-    problems.raise_if_any()
-    return clean
+            cleaner.problems.add("kind", "must be 1-32 lowercase letters, digits, '_' or '-', starting with a letter")
+        cleaner.clean["kind"] = kind
+    cleaner.whole("day_offset", "dayOffset", low=0, high=MAX_DAY_OFFSET, nullable=True)
+    cleaner.whole("duration_minutes", "durationMinutes", low=1, high=MAX_DURATION_MINUTES, nullable=True)
+    cleaner.whole("xp_reward", "xpReward", low=0, high=MAX_XP, nullable=False)
+    cleaner.metadata()
+    return cleaner.done()
 
 
-def _search_text(journey: Journey) -> str:
-    return " ".join([journey.title, journey.description, *journey.tags]).lower()
+def _index_search_text(journey: Journey) -> None:
+    journey.search_text = " ".join([journey.title, journey.description, *journey.tags]).lower()
 
 
-def _journey_data(journey: Journey) -> dict[str, Any]:
-    return {"journeyId": str(journey.id), "slug": journey.slug, "status": journey.status.value}
-
-
-def _record(session: AsyncSession, journey: Journey, type: EventType, **extra: Any) -> None:
-    record_event(
-        session,
-        tenant_id=journey.tenant_id,
-        user_id=None,
-        type=type,
-        data={**_journey_data(journey), **extra},
-    )
+AUTHORING: Authoring[Journey, JourneyEvent] = Authoring(
+    kind=JOURNEYS,
+    fields=JourneyFields,
+    item_fields=EventFields,
+    clean=_clean_journey,
+    clean_item=_clean_event,
+    one="a journey",
+    item_noun="event",
+    max_items=MAX_EVENTS,
+    position_key="position",
+    prepare=_index_search_text,
+)
 
 
 async def create_journey(session: AsyncSession, *, tenant_id: uuid.UUID, values: JourneyFields) -> Journey:
     """A new DRAFT journey."""
-    clean = _clean_journey(values.given(), creating=True)
-    if await slug_taken(session, Journey, tenant_id=tenant_id, slug=clean["slug"], but=None):
-        raise DomainError(ErrorCode.BAD_USER_INPUT, "slug is taken", field=["input", "slug"])
-    journey = Journey(tenant_id=tenant_id, **clean)
-    journey.search_text = _search_text(journey)
-    session.add(journey)
-    await session.flush()
-    _record(session, journey, EventType.JOURNEY_CREATED)
-    return journey
+    return await AUTHORING.create(session, tenant_id=tenant_id, values=values)
 
 
 async def lock_journey(
     session: AsyncSession, *, tenant_id: uuid.UUID, journey_id: uuid.UUID, field: str = "id"
 ) -> Journey:
     """The tenant's journey, locked for this transaction; ``NotFound`` (on ``field``) otherwise."""
-    journey = (
-        await session.execute(
-            select(Journey).where(col(Journey.id) == journey_id, col(Journey.tenant_id) == tenant_id).with_for_update()
-        )
-    ).scalar_one_or_none()
-    if journey is None:
-        raise NotFound("Journey", field=[field])
-    return journey
+    return await AUTHORING.lock(session, tenant_id=tenant_id, definition_id=journey_id, field=field)
 
 
 async def update_journey(
     session: AsyncSession, *, tenant_id: uuid.UUID, journey_id: uuid.UUID, values: JourneyFields
 ) -> Journey:
     """Change the given fields of a journey."""
-    clean = _clean_journey(values.given(), creating=False)
-    journey = await lock_journey(session, tenant_id=tenant_id, journey_id=journey_id)
-    if "slug" in clean and await slug_taken(session, Journey, tenant_id=tenant_id, slug=clean["slug"], but=journey.id):
-        raise DomainError(ErrorCode.BAD_USER_INPUT, "slug is taken", field=["input", "slug"])
-    for name, value in clean.items():
-        setattr(journey, name, value)
-    journey.search_text = _search_text(journey)
-    journey.updated_at = utcnow()
-    await session.flush()
-    _record(session, journey, EventType.JOURNEY_UPDATED, fields=sorted(clean))
-    return journey
+    return await AUTHORING.update(session, tenant_id=tenant_id, definition_id=journey_id, values=values)
 
 
 async def publish_journey(session: AsyncSession, *, tenant_id: uuid.UUID, journey_id: uuid.UUID) -> Journey:
-    """Make a journey available to users; it needs at least one event. Publishing twice is a no-op."""
-    journey = await lock_journey(session, tenant_id=tenant_id, journey_id=journey_id)
-    if journey.status is JourneyStatus.PUBLISHED:
-        return journey
-    if await EVENTS.count(session, journey.id) == 0:
-        raise DomainError(ErrorCode.BAD_USER_INPUT, "a journey needs at least one event to be published", field=["id"])
-    journey.status = JourneyStatus.PUBLISHED
-    journey.published_at = utcnow()
-    journey.updated_at = journey.published_at
-    await session.flush()
-    _record(session, journey, EventType.JOURNEY_PUBLISHED)
-    return journey
+    """Publish the draft as the journey's next version (it needs at least one event); a no-op when
+    nothing changed since the latest version."""
+    return await AUTHORING.publish(session, tenant_id=tenant_id, definition_id=journey_id)
 
 
 async def archive_journey(session: AsyncSession, *, tenant_id: uuid.UUID, journey_id: uuid.UUID) -> Journey:
-    """Withdraw a journey from users; archiving twice is a no-op."""
-    journey = await lock_journey(session, tenant_id=tenant_id, journey_id=journey_id)
-    if journey.status is JourneyStatus.ARCHIVED:
-        return journey
-    journey.status = JourneyStatus.ARCHIVED
-    journey.updated_at = utcnow()
-    await session.flush()
-    _record(session, journey, EventType.JOURNEY_ARCHIVED)
-    return journey
+    """Withdraw a journey from users; archiving twice is a no-op. Runs keep their versions."""
+    return await AUTHORING.archive(session, tenant_id=tenant_id, definition_id=journey_id)
 
 
 async def add_event(
     session: AsyncSession, *, tenant_id: uuid.UUID, journey_id: uuid.UUID, values: EventFields
 ) -> JourneyEvent:
     """Append an event to a journey (it goes last)."""
-    clean = _clean_event(values.given(), creating=True)
-    journey = await lock_journey(session, tenant_id=tenant_id, journey_id=journey_id, field="journeyId")
-    position = await EVENTS.next_position(
-        session, journey.id, limit=MAX_EVENTS, error=f"a journey has at most {MAX_EVENTS} events"
-    )
-    item = JourneyEvent(tenant_id=tenant_id, journey_id=journey.id, position=position, **clean)
-    session.add(item)
-    await session.flush()
-    _record(session, journey, EventType.JOURNEY_EVENT_ADDED, eventId=str(item.id), position=item.position)
-    return item
-
-
-async def _lock_event(
-    session: AsyncSession, *, tenant_id: uuid.UUID, event_id: uuid.UUID
-) -> tuple[Journey, JourneyEvent]:
-    return await EVENTS.lock(
-        session,
-        tenant_id=tenant_id,
-        item_id=event_id,
-        lock_parent=lambda journey_id: lock_journey(session, tenant_id=tenant_id, journey_id=journey_id),
-    )
+    return await AUTHORING.add_item(session, tenant_id=tenant_id, definition_id=journey_id, values=values)
 
 
 async def update_event(
     session: AsyncSession, *, tenant_id: uuid.UUID, event_id: uuid.UUID, values: EventFields
 ) -> JourneyEvent:
     """Change the given fields of a journey event."""
-    clean = _clean_event(values.given(), creating=False)
-    journey, item = await _lock_event(session, tenant_id=tenant_id, event_id=event_id)
-    for name, value in clean.items():
-        setattr(item, name, value)
-    await session.flush()
-    _record(session, journey, EventType.JOURNEY_EVENT_UPDATED, eventId=str(item.id), fields=sorted(clean))
-    return item
+    return await AUTHORING.update_item(session, tenant_id=tenant_id, item_id=event_id, values=values)
 
 
 async def remove_event(session: AsyncSession, *, tenant_id: uuid.UUID, event_id: uuid.UUID) -> JourneyEvent:
     """Delete an event; later events move up one position. Returns the removed event."""
-    journey, item = await _lock_event(session, tenant_id=tenant_id, event_id=event_id)
-    await EVENTS.remove(session, item, journey.id)
-    _record(session, journey, EventType.JOURNEY_EVENT_REMOVED, eventId=str(item.id))
-    return item
+    return await AUTHORING.remove_item(session, tenant_id=tenant_id, item_id=event_id)
 
 
 async def reorder_events(
     session: AsyncSession, *, tenant_id: uuid.UUID, journey_id: uuid.UUID, event_ids: Sequence[uuid.UUID]
 ) -> Journey:
     """Set positions 1..n in the order given; the ids must be exactly the journey's events."""
-    journey = await lock_journey(session, tenant_id=tenant_id, journey_id=journey_id, field="journeyId")
-    EVENTS.reorder(await EVENTS.ordered(session, journey.id), event_ids, field="eventIds", what="the journey's events")
-    await session.flush()
-    _record(session, journey, EventType.JOURNEY_EVENTS_REORDERED, eventIds=[str(i) for i in event_ids])
-    return journey
+    return await AUTHORING.reorder_items(session, tenant_id=tenant_id, definition_id=journey_id, item_ids=event_ids)

@@ -66,6 +66,7 @@ class Context:
     _loaders: Loaders | None = field(default=None, init=False)
     _viewer: Viewer | None = field(default=None, init=False)
     _auth_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+    _sighting: asyncio.Task[None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.db = self._gate()
@@ -132,7 +133,24 @@ class Context:
                 except DomainError as exc:
                     self.credential_error = exc
                     raise
+                await self._seen(self._viewer)
         return self._viewer
+
+    async def _seen(self, viewer: Viewer) -> None:
+        """Record that the viewer used the API, at most once a minute (app/tenancy/last_seen.py):
+        over HTTP while the operation runs (it ends once written, :meth:`settle`), on a
+        websocket as it connects."""
+        seen = self.runtime.viewers.seen
+        if seen.due(viewer.user):
+            self._sighting = seen.start(self.runtime.sessions, user_id=viewer.user_id, role=viewer.role)
+            if self.response is None:
+                await self.settle()
+
+    async def settle(self) -> None:
+        """Wait for the viewer's sighting, if one is being written: an operation's work ends with it."""
+        sighting, self._sighting = self._sighting, None
+        if sighting is not None:
+            await sighting
 
     async def readable(self, loader: DataLoader[uuid.UUID, Owned | None], key: uuid.UUID) -> Owned | None:
         """A user's row (a run, an avatar session…) by key through ``loader``, if the viewer may

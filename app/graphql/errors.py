@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -26,12 +29,10 @@ T = TypeVar("T")
 ErrorCode = strawberry.enum(
     DomainErrorCode,
     name="ErrorCode",
-    description=(
-        "Why an operation failed. UNAUTHENTICATED 401, FORBIDDEN 403, NOT_FOUND 404, "
-        "BAD_USER_INPUT 400, ALREADY_ACTIVE/NOT_ACTIVE/NOT_SUSPENDED/UNAVAILABLE 422, "
-        "QUERY_TOO_COMPLEX 400, NOT_CONFIGURED 503, UPSTREAM_FAILED 502, TEMPORARILY_UNAVAILABLE 503, "
-        "PERSISTED_QUERY_NOT_FOUND 400, INTERNAL_SERVER_ERROR 500."
-    ),
+    # Every code with its HTTP status, from the enum itself (so a new code is never missing here).
+    description="Why an operation failed, with the HTTP status of each code: "
+    + ", ".join(f"{code.value} {code.status}" for code in DomainErrorCode)
+    + ".",
 )
 
 # Failures that are never a mutation's business outcome: they go to the top-level errors.
@@ -121,6 +122,22 @@ class QueryTooComplex(GraphQLError):
 _LIMIT_MESSAGES = ("Parsing aborted", "Maximum introspection depth exceeded")
 
 
+# graphql-core ends a bad variable's message with the value as Python writes it ('x', True,
+# None, {'a': 1}); clients get it as the JSON they sent.
+_PYTHON_VALUE = re.compile(r".*value: (.+)$")
+
+
+def _json_value(message: str) -> str:
+    found = _PYTHON_VALUE.search(message)
+    if found is None:
+        return message
+    try:
+        value = ast.literal_eval(found.group(1))
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return message
+    return message[: found.start(1)] + json.dumps(value)
+
+
 # Raised by Strawberry before execution for the HTTP view to answer with a status of its own.
 _VIEW_SIGNALS = (InvalidOperationTypeError, CannotGetOperationTypeError, MissingQueryError)
 
@@ -185,6 +202,7 @@ class ErrorShaping(SchemaExtension):
             extensions = {"code": "TEMPORARILY_UNAVAILABLE", "status": 503}
         elif original is None or isinstance(original, GraphQLError):
             # graphql-core's own errors (syntax, validation, variable values) are the client's.
+            message = _json_value(message)
             code = str((error.extensions or {}).get("code"))
             if code in DomainErrorCode.__members__:
                 extensions = {"code": code, "status": DomainErrorCode[code].status}

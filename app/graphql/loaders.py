@@ -16,7 +16,7 @@ from app.avatars.models import Avatar, AvatarSession
 from app.catalog import reads as catalog
 from app.catalog.reads import EventRow, JourneyRow
 from app.onboarding import completion, reads
-from app.onboarding.models import Classification, Onboarding, OnboardingJourney, OnboardingLog, OnboardingStep
+from app.onboarding.models import Classification, OnboardingJourney, OnboardingLog
 from app.pagination import Page
 from app.progress import reads as progress
 from app.progress.models import JourneyLog
@@ -24,6 +24,8 @@ from app.progress.reads import EventState, InstanceRow, Progress
 from app.rewards import authoring as rewards
 from app.rewards import reads as xp
 from app.rewards.models import Reward
+from app.tenancy import users
+from app.tenancy.models import User
 
 if TYPE_CHECKING:
     from app.graphql.context import Context
@@ -80,18 +82,33 @@ class Loaders:
     @cached_property
     def journey(self) -> DataLoader[uuid.UUID, JourneyRow | None]:
         return tenant_loader(
-            self._ctx, lambda s, t, ids: catalog.journeys_by_ids(s, tenant_id=t, ids=ids), lambda: None
+            self._ctx, lambda s, t, ids: catalog.JOURNEY_READS.latest(s, tenant_id=t, ids=ids), lambda: None
         )
 
+    # Journeys and onboardings by (id, version): as a run pinned them (app/versions/).
+    @cached_property
+    def journey_at(self) -> DataLoader[tuple[uuid.UUID, int], JourneyRow | None]:
+        return tenant_loader(
+            self._ctx, lambda s, t, keys: catalog.JOURNEY_READS.pinned(s, tenant_id=t, keys=keys), lambda: None
+        )
+
+    @cached_property
+    def journey_draft(self) -> DataLoader[uuid.UUID, Any]:
+        return tenant_loader(
+            self._ctx, lambda s, t, ids: catalog.JOURNEY_READS.drafts(s, tenant_id=t, ids=ids), lambda: None
+        )
+
+    # Events as in the journey's latest version, or (item_version 0) only in its draft.
     @cached_property
     def journey_event(self) -> DataLoader[uuid.UUID, EventRow | None]:
-        return tenant_loader(self._ctx, lambda s, t, ids: catalog.events_by_ids(s, tenant_id=t, ids=ids), lambda: None)
-
-    @cached_property
-    def events_of_journey(self) -> DataLoader[uuid.UUID, list[EventRow]]:
         return tenant_loader(
-            self._ctx, lambda s, t, ids: catalog.events_of_journeys(s, tenant_id=t, journey_ids=ids), list
+            self._ctx, lambda s, t, ids: catalog.JOURNEY_READS.items_by_ids(s, tenant_id=t, ids=ids), lambda: None
         )
+
+    # Keyed (journey id, version); version 0 is the draft.
+    @cached_property
+    def events_of_journey(self) -> DataLoader[tuple[uuid.UUID, int], list[EventRow]]:
+        return tenant_loader(self._ctx, lambda s, t, keys: catalog.JOURNEY_READS.items(s, tenant_id=t, keys=keys), list)
 
     @cached_property
     def instance(self) -> DataLoader[uuid.UUID, InstanceRow | None]:
@@ -111,16 +128,28 @@ class Loaders:
     def instance_events(self) -> DataLoader[tuple[Any, ...], Page[EventState]]:
         return paged_loader(
             self._ctx,
-            lambda s, t, ids, p: progress.instance_events(
-                s, tenant_id=t, instance_ids=ids, status=p[0], first=p[1], after_position=p[2]
-            ),
+            lambda s, t, ids, p: progress.instance_events(s, tenant_id=t, instance_ids=ids, status=p[0], window=p[1]),
+        )
+
+    # Keyed (instance id, status): how many events each run's `events` list holds.
+    @cached_property
+    def instance_event_count(self) -> DataLoader[tuple[Any, ...], int]:
+        return paged_loader(
+            self._ctx,
+            lambda s, t, ids, p: progress.instance_event_counts(s, tenant_id=t, instance_ids=ids, status=p[0]),
         )
 
     @cached_property
     def instance_logs(self) -> DataLoader[tuple[Any, ...], Page[JourneyLog]]:
         return paged_loader(
             self._ctx,
-            lambda s, t, ids, p: progress.instance_logs(s, tenant_id=t, instance_ids=ids, first=p[0], after_id=p[1]),
+            lambda s, t, ids, p: progress.instance_logs(s, tenant_id=t, instance_ids=ids, window=p[0]),
+        )
+
+    @cached_property
+    def instance_log_count(self) -> DataLoader[uuid.UUID, int]:
+        return tenant_loader(
+            self._ctx, lambda s, t, ids: progress.instance_log_counts(s, tenant_id=t, instance_ids=ids), int
         )
 
     @cached_property
@@ -138,19 +167,32 @@ class Loaders:
         )
 
     @cached_property
-    def onboarding(self) -> DataLoader[uuid.UUID, Onboarding | None]:
+    def onboarding(self) -> DataLoader[uuid.UUID, Any]:
         return tenant_loader(
             self._ctx, lambda s, t, ids: reads.onboardings_by_ids(s, tenant_id=t, ids=ids), lambda: None
         )
 
     @cached_property
-    def onboarding_step(self) -> DataLoader[uuid.UUID, OnboardingStep | None]:
-        return tenant_loader(self._ctx, lambda s, t, ids: reads.steps_by_ids(s, tenant_id=t, ids=ids), lambda: None)
+    def onboarding_at(self) -> DataLoader[tuple[uuid.UUID, int], Any]:
+        return tenant_loader(
+            self._ctx, lambda s, t, keys: reads.ONBOARDING_READS.pinned(s, tenant_id=t, keys=keys), lambda: None
+        )
 
     @cached_property
-    def steps_of_onboarding(self) -> DataLoader[uuid.UUID, list[OnboardingStep]]:
+    def onboarding_draft(self) -> DataLoader[uuid.UUID, Any]:
         return tenant_loader(
-            self._ctx, lambda s, t, ids: reads.steps_of_onboardings(s, tenant_id=t, onboarding_ids=ids), list
+            self._ctx, lambda s, t, ids: reads.ONBOARDING_READS.drafts(s, tenant_id=t, ids=ids), lambda: None
+        )
+
+    @cached_property
+    def onboarding_step(self) -> DataLoader[uuid.UUID, Any]:
+        return tenant_loader(self._ctx, lambda s, t, ids: reads.steps_by_ids(s, tenant_id=t, ids=ids), lambda: None)
+
+    # Keyed (onboarding id, version); version 0 is the draft.
+    @cached_property
+    def steps_of_onboarding(self) -> DataLoader[tuple[uuid.UUID, int], list[Any]]:
+        return tenant_loader(
+            self._ctx, lambda s, t, keys: reads.ONBOARDING_READS.items(s, tenant_id=t, keys=keys), list
         )
 
     @cached_property
@@ -170,10 +212,19 @@ class Loaders:
         )
 
     @cached_property
-    def current_step(self) -> DataLoader[uuid.UUID, OnboardingStep | None]:
+    def current_step(self) -> DataLoader[uuid.UUID, Any]:
         return tenant_loader(
             self._ctx, lambda s, t, ids: reads.current_steps(s, tenant_id=t, journey_ids=ids), lambda: None
         )
+
+    @cached_property
+    def user(self) -> DataLoader[uuid.UUID, User | None]:
+        return tenant_loader(self._ctx, lambda s, t, ids: users.users_by_ids(s, tenant_id=t, ids=ids), lambda: None)
+
+    # Each user's overall XP.
+    @cached_property
+    def xp_balance(self) -> DataLoader[uuid.UUID, int]:
+        return tenant_loader(self._ctx, lambda s, t, ids: users.xp_balances(s, tenant_id=t, user_ids=ids), int)
 
     # The newest classification of each user.
     @cached_property

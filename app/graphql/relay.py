@@ -8,15 +8,16 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from functools import partial
-from typing import Any, Generic, TypeVar
+from functools import lru_cache, partial
+from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
 
+from app import pagination
 from app.errors import DomainError, ErrorCode
-from app.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
+from app.pagination import MAX_PAGE_SIZE, Count, Page, Window
 
 NodeT = TypeVar("NodeT")
 ModelT = TypeVar("ModelT")
@@ -35,6 +36,9 @@ def _b64decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+# A page makes the same ids request after request (each journey's, each of its events'): the
+# latest ones are kept rather than formatted and encoded again (about 1 MB at most).
+@lru_cache(maxsize=8192)
 def to_global_id(type_name: str, local_id: uuid.UUID) -> strawberry.ID:
     """The opaque id of an object: its type and its key."""
     return strawberry.ID(_b64encode(f"{type_name}:{local_id}".encode()))
@@ -61,11 +65,35 @@ def bad_input(message: str, field: str) -> DomainError:
     return DomainError(ErrorCode.BAD_USER_INPUT, message, field=[field])
 
 
-def check_first(first: int) -> int:
+def check_size(size: int, argument: str) -> int:
     """Page sizes are 1..100."""
-    if not 1 <= first <= MAX_PAGE_SIZE:
-        raise bad_input(f"first must be between 1 and {MAX_PAGE_SIZE}", "first")
-    return first
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        raise bad_input(f"{argument} must be between 1 and {MAX_PAGE_SIZE}", argument)
+    return size
+
+
+class DefaultSize(int):
+    """The default of every `first` argument: an int that also tells the resolver `first` was not
+    sent (graphql-core hands resolvers the default object itself), so that `last` alone pages
+    back while an explicit `first` with `last` is refused."""
+
+
+DEFAULT_PAGE_SIZE: int = DefaultSize(pagination.DEFAULT_PAGE_SIZE)
+
+First = Annotated[
+    int | None,
+    strawberry.argument(
+        description="Page size from the start, or after `after`: 1..100 (default 20; not with `last`)."
+    ),
+]
+After = Annotated[str | None, strawberry.argument(description="Cursor of the item to continue after.")]
+Last = Annotated[
+    int | None,
+    strawberry.argument(
+        description="Page size from the end, or before `before`: 1..100 (pages back; not with `first`)."
+    ),
+]
+Before = Annotated[str | None, strawberry.argument(description="Cursor of the item to continue before (paging back).")]
 
 
 class CursorCodec:
@@ -95,7 +123,7 @@ class CursorCodec:
         """The key inside a cursor; anything forged, altered or foreign is BAD_USER_INPUT."""
         return self.decode_scoped(cursor, self.scope(tenant_id, list_name, filters))
 
-    def decode_scoped(self, cursor: str, scope: str) -> list[Any]:
+    def decode_scoped(self, cursor: str, scope: str, argument: str = "after") -> list[Any]:
         try:
             raw = _b64decode(cursor)
             body, mac = raw[:-16], raw[-16:]
@@ -106,7 +134,7 @@ class CursorCodec:
                 raise ValueError("cursor of another list")
             return [_decode_value(v) for v in values]
         except (ValueError, TypeError, binascii.Error, KeyError):
-            raise bad_input("after is not a valid cursor for this list", "after") from None
+            raise bad_input(f"{argument} is not a valid cursor for this list", argument) from None
 
 
 def _encode_value(value: Any) -> list[Any]:
@@ -143,7 +171,9 @@ class Edge(Generic[NodeT]):
     make_cursor: strawberry.Private[Callable[[], str]]
     made: strawberry.Private[str | None] = None
 
-    @strawberry.field(description="An opaque position; pass it as `after` to continue after this item.")
+    @strawberry.field(
+        description="An opaque position; pass it as `after` to continue after this item, or as `before` to page back."
+    )
     def cursor(self) -> str:
         if self.made is None:
             self.made = self.make_cursor()
@@ -152,15 +182,23 @@ class Edge(Generic[NodeT]):
 
 @strawberry.type(description="Where a page sits in its list.")
 class PageInfo:
-    has_next_page: bool = strawberry.field(description="Whether more items follow this page.")
+    has_next_page: bool = strawberry.field(
+        description=(
+            "Whether more items follow this page (paging back with `last`: true when the page was asked for "
+            "`before` a cursor)."
+        )
+    )
     has_previous_page: bool = strawberry.field(
-        description="Whether items precede this page (true when the page was asked for `after` a cursor)."
+        description=(
+            "Whether items precede this page (paging forward with `first`: true when the page was asked for "
+            "`after` a cursor)."
+        )
     )
     # Cursors are signed, so these too are made only when a client asks for them.
     first_edge: strawberry.Private[Edge[Any] | None]
     last_edge: strawberry.Private[Edge[Any] | None]
 
-    @strawberry.field(description="The cursor of the first item, if any.")
+    @strawberry.field(description="The cursor of the first item, if any; pass it as `before` for the previous page.")
     def start_cursor(self) -> str | None:
         return self.first_edge.cursor() if self.first_edge is not None else None
 
@@ -169,14 +207,37 @@ class PageInfo:
         return self.last_edge.cursor() if self.last_edge is not None else None
 
 
-@strawberry.type(description="A page of a list, paged forward with `first` and `after`.")
+# Counts the whole list for `totalCount`, given the request's context (typed Any: the context
+# module imports this one).
+Counter = Callable[[Any], Awaitable[int]]
+
+
+def statement_counter(count: Count) -> Counter:
+    """A counter running the list's COUNT statement on the request's read session."""
+
+    async def run(context: Any) -> int:
+        async with context.db.read() as session:
+            return await count.run(session)
+
+    return run
+
+
+@strawberry.type(description="A page of a list, paged forward with `first`/`after` or back with `last`/`before`.")
 class Connection(Generic[NodeT]):
     edges: list[Edge[NodeT]] = strawberry.field(description="The items of this page with their cursors.")
     page_info: PageInfo = strawberry.field(description="Where this page sits in the list.")
+    # The COUNT runs only when `totalCount` is selected.
+    counter: strawberry.Private[Counter | None] = None
 
     @strawberry.field(description="The items of this page without their cursors.")
     def nodes(self) -> list[NodeT]:
         return [edge.node for edge in self.edges]
+
+    @strawberry.field(description="How many items the whole list holds under its filters (not just this page).")
+    async def total_count(self, info: strawberry.Info) -> int:
+        if self.counter is None:
+            raise RuntimeError("this connection was built without a count")
+        return await self.counter(info.context)
 
 
 def build_connection(
@@ -185,18 +246,21 @@ def build_connection(
     key: Callable[[ModelT], Sequence[Any]],
     node: Callable[[ModelT], NodeT],
     cursor: Callable[[Sequence[Any]], str],
-    after_given: bool,
+    counter: Counter | None = None,
 ) -> Connection[NodeT]:
     """Shape a page of models as a connection of nodes."""
     edges = [Edge(node=node(item), make_cursor=partial(cursor, key(item))) for item in page.items]
+    if counter is None and page.count is not None:
+        counter = statement_counter(page.count)
     return Connection(
         edges=edges,
         page_info=PageInfo(
             has_next_page=page.has_next,
-            has_previous_page=after_given,
+            has_previous_page=page.has_previous,
             first_edge=edges[0] if edges else None,
             last_edge=edges[-1] if edges else None,
         ),
+        counter=counter,
     )
 
 
@@ -204,7 +268,8 @@ __all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE"]
 
 
 class PageRequest:
-    """A validated `first`/`after` for one list of one tenant, and how to make its cursors."""
+    """The validated `first`/`after`/`last`/`before` of one list of one tenant, as the
+    :class:`~app.pagination.Window` to fetch, and how to make its cursors."""
 
     def __init__(
         self,
@@ -212,18 +277,49 @@ class PageRequest:
         *,
         tenant_id: uuid.UUID,
         list_name: str,
-        first: int,
-        after: str | None,
+        first: int | None = DEFAULT_PAGE_SIZE,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
         filters: dict[str, Any],
     ) -> None:
-        self.first = check_first(first)
         self._codec = codec
         self._tenant_id = tenant_id
         self._list_name = list_name
         self._filters = filters
         self._scope: str | None = None
-        self.after_given = after is not None
-        self.after = codec.decode_scoped(after, self.scope) if after is not None else None
+        # `first: null` is `first` not sent; the default applies only when `last` is not sent either.
+        if first is not None and last is not None and not isinstance(first, DefaultSize):
+            raise DomainError(
+                ErrorCode.BAD_USER_INPUT,
+                "first and last cannot be used together; page forward with first/after or back with last/before",
+                field=["last"],
+            )
+        backward = last is not None
+        size = (
+            check_size(last, "last")
+            if last is not None
+            else check_size(DEFAULT_PAGE_SIZE if first is None else first, "first")
+        )
+        self.window = Window(
+            size=size,
+            after=self._key(after, "after"),
+            before=self._key(before, "before"),
+            backward=backward,
+        )
+
+    @property
+    def first(self) -> int:
+        """The page size, for lists that page forward only (they take no `last`)."""
+        return self.window.size
+
+    @property
+    def after(self) -> tuple[Any, ...] | None:
+        """The key to continue after, for lists that page forward only (they take no `before`)."""
+        return self.window.after
+
+    def _key(self, cursor: str | None, argument: str) -> tuple[Any, ...] | None:
+        return tuple(self._codec.decode_scoped(cursor, self.scope, argument)) if cursor is not None else None
 
     @property
     def scope(self) -> str:
@@ -236,7 +332,13 @@ class PageRequest:
         return self._codec.encode_scoped(key, self.scope)
 
     def connection(
-        self, page: Page[ModelT], *, key: Callable[[ModelT], Sequence[Any]], node: Callable[[ModelT], NodeT]
+        self,
+        page: Page[ModelT],
+        *,
+        key: Callable[[ModelT], Sequence[Any]],
+        node: Callable[[ModelT], NodeT],
+        count: Counter | None = None,
     ) -> Connection[NodeT]:
-        """Shape a page fetched for this request."""
-        return build_connection(page, key=key, node=node, cursor=self.cursor, after_given=self.after_given)
+        """Shape a page fetched for this request; ``count`` counts the list when the page's own
+        COUNT statement would not do (lists batched for many parents)."""
+        return build_connection(page, key=key, node=node, cursor=self.cursor, counter=count)

@@ -43,4 +43,4 @@ def resource_id_in(resource_type: str | None, resource_id: str | None, *, field:
     try:
         return str(uuid.UUID(resource_id))
     except ValueError:
-        raise bad_input(f"must be the id of a {type_name} for resourceType {resource_type!r}", field) from None
+        raise bad_input(f"must be the id of a {type_name} for resourceType `{resource_type}`", field) from None

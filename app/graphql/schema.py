@@ -16,7 +16,7 @@ from app.graphql.avatars.mutations import AvatarsMutation
 from app.graphql.avatars.queries import AvatarsQuery
 from app.graphql.catalog.mutations import CatalogMutation
 from app.graphql.catalog.queries import CatalogQuery
-from app.graphql.context import Info
+from app.graphql.context import Context, Info
 from app.graphql.descriptions import describe
 from app.graphql.documents import DocumentCache, Documents
 from app.graphql.errors import ErrorShaping
@@ -30,6 +30,7 @@ from app.graphql.onboarding.mutations import OnboardingMutation
 from app.graphql.onboarding.queries import OnboardingQuery
 from app.graphql.progress.mutations import ProgressMutation
 from app.graphql.progress.queries import ProgressQuery
+from app.graphql.progress.reports import ReportsQuery
 from app.graphql.realtime.ably import AblyMutation
 from app.graphql.realtime.subscriptions import RealtimeSubscription
 from app.graphql.relay import MAX_PAGE_SIZE, Node, bad_input
@@ -38,6 +39,9 @@ from app.graphql.rewards.queries import RewardsQuery
 from app.graphql.scalars import SCALAR_MAP
 from app.graphql.tenancy.mutations import TenancyMutation
 from app.graphql.tenancy.queries import TenancyQuery
+from app.graphql.tenancy.users import UserQuery
+from app.graphql.webhooks.mutations import WebhooksMutation
+from app.graphql.webhooks.queries import WebhooksQuery
 
 
 @strawberry.type
@@ -66,11 +70,14 @@ Query = merge_types(
     (
         NodeQuery,
         TenancyQuery,
+        UserQuery,
         CatalogQuery,
         ProgressQuery,
+        ReportsQuery,
         RewardsQuery,
         OnboardingQuery,
         AvatarsQuery,
+        WebhooksQuery,
     ),
 )
 Mutation = merge_types(
@@ -84,6 +91,7 @@ Mutation = merge_types(
         OnboardingAuthoringMutation,
         AblyMutation,
         AvatarsMutation,
+        WebhooksMutation,
     ),
 )
 
@@ -96,6 +104,8 @@ class CloseSession(SchemaExtension):
     async def on_operation(self):  # type: ignore[no-untyped-def]
         yield
         context = self.execution_context.context
+        if isinstance(context, Context):
+            await context.settle()  # the viewer's sighting, written alongside the operation
         db = getattr(context, "db", None)
         if db is not None and getattr(context, "connection_params", None) is None:
             await db.close()

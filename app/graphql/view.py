@@ -24,6 +24,7 @@ from strawberry.types.graphql import OperationType
 from app.errors import DomainError
 from app.graphql.context import Context, bearer_credential
 from app.graphql.ide import graphiql_page
+from app.graphql.idempotency import IdempotentRequests
 from app.graphql.media import as_graphql_response, wants_graphql_response
 from app.graphql.persisted import PersistedQueries
 from app.graphql.requests import RETRY_AFTER_SECONDS, RequestJsonError, decode_request_json, http_error
@@ -53,6 +54,7 @@ class JourneysGraphQL(GraphQL[Context, None]):
         self.runtime = runtime
         settings = runtime.settings
         self.persisted = PersistedQueries.from_file(settings.persisted_queries, only=settings.persisted_only)
+        self.idempotency = IdempotentRequests(runtime, self.persisted)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return graphiql_page(request)  # bundled, with no CDN (app/graphql/ide.py)
@@ -130,6 +132,11 @@ class JourneysGraphQL(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope=scope, receive=receive)
+        # A mutation with an Idempotency-Key runs once; its repeats get its response (app/graphql/idempotency.py).
+        response = await self.idempotency.answer(request, self._respond)
+        await response(scope, receive, send)
+
+    async def _respond(self, request: Request) -> Response:
         try:
             response = await self.run(request)
         except HTTPException as exc:
@@ -137,7 +144,7 @@ class JourneysGraphQL(GraphQL[Context, None]):
             response = http_error(exc.status_code, exc.reason)
         if wants_graphql_response(request.headers.get("accept")):
             response = as_graphql_response(response)
-        await response(scope, receive, send)
+        return response
 
     def decode_json(self, data: str | bytes) -> object:
         return decode_request_json(data)

@@ -131,10 +131,10 @@ def _validate(form: Form, responses: Sequence[Response]) -> dict[str, tuple[str,
         path = (str(i),)
         question = questions.get(response.question_key)
         if question is None:
-            problems.add((*path, "questionKey"), f"unknown question {response.question_key!r}")
+            problems.add((*path, "questionKey"), f"unknown question `{response.question_key}`")
             continue
         if question.key in answers:
-            problems.add((*path, "questionKey"), f"question {question.key!r} is answered more than once")
+            problems.add((*path, "questionKey"), f"question `{question.key}` is answered more than once")
             continue
         answers[question.key] = response.values
         _check_values(problems, path, question, response.values)
@@ -155,7 +155,7 @@ def _check_values(problems: Problems, path: tuple[str, ...], question: Question,
     for j, value in enumerate(values):
         field = (*path, "values", str(j))
         if question.kind.is_choice and value not in options:
-            problems.add(field, f"{value!r} is not an option of {question.key!r}")
+            problems.add(field, f"`{value}` is not an option of `{question.key}`")
         elif question.kind is QuestionKind.SCALE and not _on_scale(question, value):
             problems.add(field, f"must be a whole number from {question.min} to {question.max}")
         elif question.kind is QuestionKind.TEXT:

@@ -34,8 +34,8 @@ from app.onboarding.lifecycle import (
     log_step,
     runnable_onboarding,
 )
-from app.onboarding.models import Classification, OnboardingJourney
-from app.pagination import Page, fetch_page
+from app.onboarding.models import Classification, Onboarding, OnboardingJourney, OnboardingVersion
+from app.pagination import Page, Window, fetch_page, forward
 from app.progress.models import JourneyInstance
 from app.progress.service import start_journey
 from app.realtime.outbox import EventType, record_event
@@ -83,6 +83,11 @@ async def _runs(
     return None, newest
 
 
+async def _form_of(session: AsyncSession, onboarding_id: uuid.UUID, version: int) -> dict[str, Any] | None:
+    found = await session.get(OnboardingVersion, (onboarding_id, version))
+    return found.form if found is not None else None
+
+
 async def _classification_of(session: AsyncSession, journey: OnboardingJourney) -> Classification | None:
     return (
         await session.execute(select(Classification).where(col(Classification.journey_id) == journey.id))
@@ -90,13 +95,19 @@ async def _classification_of(session: AsyncSession, journey: OnboardingJourney) 
 
 
 async def _new_completed_run(
-    session: AsyncSession, *, tenant: Tenant, user_id: uuid.UUID, onboarding_id: uuid.UUID, metadata: dict[str, Any]
+    session: AsyncSession,
+    *,
+    tenant: Tenant,
+    user_id: uuid.UUID,
+    onboarding: Onboarding,
+    metadata: dict[str, Any],
 ) -> tuple[OnboardingJourney, AwardResult]:
     now = utcnow()
     journey = OnboardingJourney(
         tenant_id=tenant.id,
         user_id=user_id,
-        onboarding_id=onboarding_id,
+        onboarding_id=onboarding.id,
+        onboarding_version=onboarding.version,
         status=COMPLETED,
         current_step=1,
         started_at=now,
@@ -156,10 +167,13 @@ async def complete_onboarding(
     """Classify the answers, store them, complete the user's run of the onboarding (XP once) and
     start the recommended journeys not already running. A retry returns the first result."""
     onboarding = await runnable_onboarding(session, tenant_id=tenant.id, onboarding_id=onboarding_id)
-    # Invalid answers (or no form) fail here, before anything is written.
-    outcome = classify(onboarding.form, responses)
     await lock_user(session, tenant_id=tenant.id, user_id=user_id)
     open_run, newest = await _runs(session, tenant_id=tenant.id, user_id=user_id, onboarding_id=onboarding.id)
+    # The form of the version the run follows (a new run follows the latest). Invalid answers
+    # (or no form) fail here, before anything is written.
+    run = open_run or (newest if newest is not None and newest.status is COMPLETED else None)
+    version = run.onboarding_version if run is not None else onboarding.version
+    outcome = classify(await _form_of(session, onboarding.id, version), responses)
     segment_key = outcome.segment.key
     award: AwardResult | None = None
     if open_run is not None:
@@ -175,7 +189,7 @@ async def complete_onboarding(
             session,
             tenant=tenant,
             user_id=user_id,
-            onboarding_id=onboarding.id,
+            onboarding=onboarding,
             metadata={"classification": segment_key},
         )
     classification = Classification(
@@ -236,11 +250,13 @@ async def classification_history(
     *,
     tenant_id: uuid.UUID,
     user_id: uuid.UUID,
-    first: int,
-    after: Sequence[Any] | None,
+    first: int | None = None,
+    after: Sequence[Any] | None = None,
+    window: Window | None = None,
 ) -> Page[Classification]:
     """A page of the user's classifications, newest first (``created_at`` desc, then ``id``)."""
     query = select(Classification).where(
         col(Classification.tenant_id) == tenant_id, col(Classification.user_id) == user_id
     )
-    return await fetch_page(session, query, keys=CLASSIFICATION_KEYS, after=after, first=first, descending=True)
+    window = forward(window, first=first, after=after)
+    return await fetch_page(session, query, keys=CLASSIFICATION_KEYS, window=window, descending=True)

@@ -208,7 +208,7 @@ def _unique_keys(problems: Problems, name: str, items: list[dict[str, Any]]) -> 
         key = item.get("key")
         if isinstance(key, str) and KEY_RE.match(key):
             if key in seen:
-                problems.add((name, str(i), "key"), f"duplicate key {key!r}")
+                problems.add((name, str(i), "key"), f"duplicate key `{key}`")
             seen.add(key)
 
 

@@ -15,14 +15,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.db import violates
 from app.errors import DomainError, ErrorCode, NotFound
 from app.modelbase import utcnow
-from app.onboarding.authoring import STEPS
 from app.onboarding.models import (
     OPEN_ONBOARDING_JOURNEY_INDEX,
     Onboarding,
@@ -30,13 +28,16 @@ from app.onboarding.models import (
     OnboardingJourneyStatus,
     OnboardingLog,
     OnboardingStatus,
-    OnboardingStep,
+    OnboardingStepVersion,
+    OnboardingVersion,
 )
 from app.progress.service import check_metadata
 from app.realtime.outbox import EventType, record_event
 from app.rewards.service import AwardResult, award_xp
+from app.tenancy.actors import actor_of
 from app.tenancy.models import Tenant
 from app.tenancy.service import lock_user
+from app.versions.runs import insert_open_run, lock_run
 
 XP_RESOURCE_TYPE = "onboarding"
 MAX_ACTION = 64
@@ -61,15 +62,15 @@ def xp_key(journey: OnboardingJourney) -> str:
 
 
 async def runnable_onboarding(session: AsyncSession, *, tenant_id: uuid.UUID, onboarding_id: uuid.UUID) -> Onboarding:
-    """A published onboarding with at least one step; NotFound on ``onboardingId`` otherwise."""
-    has_steps = select(OnboardingStep.id).where(col(OnboardingStep.onboarding_id) == onboarding_id).exists()
+    """A published onboarding (its latest version has at least one step: publishing needs one);
+    NotFound on ``onboardingId`` otherwise. Its ``version`` is the one a new run follows."""
     onboarding = (
         await session.execute(
             select(Onboarding).where(
                 col(Onboarding.id) == onboarding_id,
                 col(Onboarding.tenant_id) == tenant_id,
                 col(Onboarding.status) == OnboardingStatus.PUBLISHED,
-                has_steps,
+                col(Onboarding.version) > 0,
             )
         )
     ).scalar_one_or_none()
@@ -78,20 +79,28 @@ async def runnable_onboarding(session: AsyncSession, *, tenant_id: uuid.UUID, on
     return onboarding
 
 
-async def _step_at(session: AsyncSession, onboarding_id: uuid.UUID, order: int) -> OnboardingStep | None:
-    return (
-        await session.execute(
-            select(OnboardingStep).where(
-                col(OnboardingStep.onboarding_id) == onboarding_id, col(OnboardingStep.position) == order
-            )
-        )
-    ).scalar_one_or_none()
+def _steps_of(journey: OnboardingJourney) -> Any:
+    """The steps of the onboarding version the run follows."""
+    return select(OnboardingStepVersion).where(
+        col(OnboardingStepVersion.onboarding_id) == journey.onboarding_id,
+        col(OnboardingStepVersion.version) == journey.onboarding_version,
+    )
+
+
+async def _step_at(session: AsyncSession, journey: OnboardingJourney, order: int) -> OnboardingStepVersion | None:
+    query = _steps_of(journey).where(col(OnboardingStepVersion.position) == order)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def step_count(session: AsyncSession, journey: OnboardingJourney) -> int:
+    """How many steps the run's version has."""
+    return int(await session.scalar(select(func.count()).select_from(_steps_of(journey).subquery())) or 0)
 
 
 async def log_step(session: AsyncSession, journey: OnboardingJourney, action: str, metadata: dict[str, Any]) -> None:
     """Log ``action`` on the run's current step, keeping the step's name and order as they are now
     (a step removed since keeps the order, with an empty name)."""
-    step = await _step_at(session, journey.onboarding_id, journey.current_step)
+    step = await _step_at(session, journey, journey.current_step)
     session.add(
         OnboardingLog(
             tenant_id=journey.tenant_id,
@@ -102,6 +111,7 @@ async def log_step(session: AsyncSession, journey: OnboardingJourney, action: st
             action=action,
             metadata_=metadata,
             logged_at=utcnow(),
+            **actor_of(session, owner_id=journey.user_id).columns(),
         )
     )
 
@@ -116,6 +126,7 @@ def record(session: AsyncSession, journey: OnboardingJourney, type: EventType, *
         data={
             "onboardingJourneyId": str(journey.id),
             "onboardingId": str(journey.onboarding_id),
+            "onboardingVersion": journey.onboarding_version,
             "status": journey.status.value,
             "currentStep": journey.current_step,
             **extra,
@@ -139,25 +150,17 @@ async def start_onboarding(
         tenant_id=tenant_id,
         user_id=user_id,
         onboarding_id=onboarding.id,
+        # The version published now is the one the run follows, whatever is published later.
+        onboarding_version=onboarding.version,
         status=ACTIVE,
         current_step=1,
         started_at=now,
         updated_at=now,
         metadata_=metadata,
     )
-    try:
-        # A savepoint, so losing the race leaves the caller's transaction usable.
-        async with session.begin_nested():
-            session.add(journey)
-            await session.flush()
-    except IntegrityError as exc:
-        if violates(exc, OPEN_ONBOARDING_JOURNEY_INDEX):
-            raise DomainError(
-                ErrorCode.ALREADY_ACTIVE,
-                "an active or suspended run of this onboarding exists",
-                field=["onboardingId"],
-            ) from None
-        raise
+    await insert_open_run(
+        session, journey, open_index=OPEN_ONBOARDING_JOURNEY_INDEX, what="onboarding", field="onboardingId"
+    )
     await log_step(session, journey, "started", metadata)
     record(session, journey, EventType.ONBOARDING_STARTED)
     await session.flush()
@@ -173,21 +176,29 @@ async def journey_for(
     share: bool = False,
 ) -> OnboardingJourney:
     """The user's run, row-locked for this transaction; NotFound on ``journeyId`` for anyone else's."""
-    journey = (
-        await session.execute(
-            select(OnboardingJourney)
-            .where(
-                col(OnboardingJourney.id) == journey_id,
-                col(OnboardingJourney.tenant_id) == tenant_id,
-                col(OnboardingJourney.user_id) == user_id,
-            )
-            .with_for_update(read=share, key_share=not share)
-            .execution_options(populate_existing=True)
-        )
-    ).scalar_one_or_none()
-    if journey is None:
-        raise NotFound("Onboarding journey", field=["journeyId"])
+    journey: OnboardingJourney = await lock_run(
+        session,
+        OnboardingJourney,
+        tenant_id=tenant_id,
+        user_id=user_id,
+        run_id=journey_id,
+        share=share,
+        label="Onboarding journey",
+        field="journeyId",
+    )
     return journey
+
+
+async def journey_owner(session: AsyncSession, *, tenant_id: uuid.UUID, journey_id: uuid.UUID) -> uuid.UUID:
+    """Whose run of the tenant this is (an admin acts on any); NotFound on ``journeyId`` otherwise."""
+    owner = await session.scalar(
+        select(OnboardingJourney.user_id).where(
+            col(OnboardingJourney.id) == journey_id, col(OnboardingJourney.tenant_id) == tenant_id
+        )
+    )
+    if owner is None:
+        raise NotFound("Onboarding journey", field=["journeyId"])
+    return owner
 
 
 async def complete_run(
@@ -202,7 +213,7 @@ async def complete_run(
     journey.updated_at = now
     await session.flush()
     record(session, journey, EventType.ONBOARDING_COMPLETED)
-    onboarding = await session.get(Onboarding, journey.onboarding_id)
+    onboarding = await session.get(OnboardingVersion, (journey.onboarding_id, journey.onboarding_version))
     return await award_xp(
         session,
         tenant=tenant,
@@ -215,6 +226,21 @@ async def complete_run(
     )
 
 
+def already_progressed(journey: OnboardingJourney, expected_step: int) -> bool:
+    """Whether a progress call made at ``expected_step`` already happened on the (locked) run:
+    the run is past that step, or completed on it. STEP_MISMATCH when the run is not there yet.
+
+    The run's row lock serialises racing calls, so of many sent at the same step exactly one
+    progresses and the others find it done."""
+    if expected_step > journey.current_step:
+        raise DomainError(
+            ErrorCode.STEP_MISMATCH,
+            f"the run is at step {journey.current_step}, not yet at step {expected_step}",
+            field=["expectedStep"],
+        )
+    return expected_step < journey.current_step or journey.status is COMPLETED
+
+
 async def progress_onboarding(
     session: AsyncSession,
     *,
@@ -222,15 +248,21 @@ async def progress_onboarding(
     user_id: uuid.UUID,
     journey_id: uuid.UUID,
     metadata: dict[str, Any] | None = None,
+    expected_step: int | None = None,
 ) -> ProgressResult:
     """Complete the current step: on the last step the run is COMPLETED (its XP awarded once),
-    otherwise it moves to the next step. NOT_ACTIVE unless the run is ACTIVE."""
+    otherwise it moves to the next step. NOT_ACTIVE unless the run is ACTIVE. With
+    ``expected_step`` (see :func:`already_progressed`) a retried call changes nothing."""
     metadata = check_metadata(metadata)
+    if expected_step is not None and expected_step < 1:
+        raise DomainError(ErrorCode.BAD_USER_INPUT, "expectedStep must be at least 1", field=["expectedStep"])
     await lock_user(session, tenant_id=tenant.id, user_id=user_id, field=["journeyId"])
     journey = await journey_for(session, tenant_id=tenant.id, user_id=user_id, journey_id=journey_id)
+    if expected_step is not None and already_progressed(journey, expected_step):
+        return ProgressResult(journey=journey, award=None)
     if journey.status is not ACTIVE:
         raise DomainError(ErrorCode.NOT_ACTIVE, "only an active onboarding can progress", field=["journeyId"])
-    if journey.current_step >= await STEPS.count(session, journey.onboarding_id):
+    if journey.current_step >= await step_count(session, journey):
         award = await complete_run(session, tenant=tenant, journey=journey, metadata=metadata)
         return ProgressResult(journey=journey, award=award)
     await log_step(session, journey, "completed", metadata)

@@ -8,12 +8,23 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Identity, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy import Enum as SAEnum
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlmodel import Field, SQLModel
 
 from app.modelbase import json_object, ref, tenant_fk, timestamp, timestamp_now, uuid_pk
+from app.versions import columns
 
 OPEN_ONBOARDING_JOURNEY_INDEX = "uq_onboarding_journeys_open"
 
@@ -60,6 +71,8 @@ class Onboarding(SQLModel, table=True):
     created_at: datetime = timestamp_now()
     updated_at: datetime = timestamp_now()
     published_at: datetime | None = timestamp()
+    # The latest published version (0 before the first publish); this row itself is the draft.
+    version: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
 
 
 class OnboardingStep(SQLModel, table=True):
@@ -107,6 +120,8 @@ class OnboardingJourney(SQLModel, table=True):
     tenant_id: uuid.UUID = tenant_fk()
     user_id: uuid.UUID = ref("users.id")
     onboarding_id: uuid.UUID = ref("onboardings.id")
+    # The version of the onboarding the run follows (app/versions/): its steps, form and XP.
+    onboarding_version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
     status: OnboardingJourneyStatus = Field(
         default=OnboardingJourneyStatus.ACTIVE,
         sa_column=Column(SAEnum(OnboardingJourneyStatus, name="onboarding_journey_status"), nullable=False),
@@ -132,13 +147,19 @@ class OnboardingLog(SQLModel, table=True):
     id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(always=True), primary_key=True))
     tenant_id: uuid.UUID = tenant_fk()
     journey_id: uuid.UUID = ref("onboarding_journeys.id")
-    # Null once the step has been removed; name and order stay as they were.
-    step_id: uuid.UUID | None = ref("onboarding_steps.id", nullable=True, ondelete="SET NULL")
+    # The step's id (stable across versions; no foreign key: a step removed from the draft
+    # lives on in the versions that have it). Name and order stay as they were.
+    step_id: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True), nullable=True))
     step_name: str = Field(sa_column=Column(String(200), nullable=False))
     step_order: int = Field(sa_column=Column(Integer, nullable=False))
     action: str = Field(sa_column=Column(String(64), nullable=False))
     metadata_: dict[str, Any] = json_object()
     logged_at: datetime = timestamp_now()
+    # Who acted (app/tenancy/actors.py): the run's user, an admin, or an API key by its name then.
+    actor_kind: str = Field(default="user", sa_column=Column(String(16), nullable=False, server_default="user"))
+    actor_user_id: uuid.UUID | None = ref("users.id", nullable=True, ondelete="SET NULL")
+    actor_api_key_id: uuid.UUID | None = ref("api_keys.id", nullable=True, ondelete="SET NULL")
+    actor_api_key_name: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
 
 
 class Classification(SQLModel, table=True):
@@ -164,3 +185,47 @@ class Classification(SQLModel, table=True):
     # "insight": ..., "recommendedJourneys": [journey ids]} (the form may change later).
     result: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
     created_at: datetime = timestamp_now()
+
+
+class OnboardingVersion(SQLModel, table=True):
+    """A published snapshot of an onboarding's fields and form (app/versions/); never changed but for ``live``."""
+
+    __tablename__ = "onboarding_versions"
+    __table_args__ = (
+        Index(
+            "ix_onboarding_versions_listing", "tenant_id", "created_at", "onboarding_id", postgresql_where=text("live")
+        ),
+    )
+
+    onboarding_id: uuid.UUID = columns.definition_key("onboardings")
+    version: int = columns.key_part(uuid=False)
+    tenant_id: uuid.UUID = tenant_fk()
+    slug: str = Field(sa_column=Column(String(64), nullable=False))
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    description: str = Field(sa_column=Column(Text, nullable=False))
+    xp_reward: int = Field(sa_column=Column(Integer, nullable=False))
+    form: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    created_at: datetime = columns.instant()
+    published_at: datetime = columns.instant()
+    content_hash: str = columns.content_hash()
+    live: bool = columns.live()
+
+
+class OnboardingStepVersion(SQLModel, table=True):
+    """A step as it is in one published version of its onboarding; ``id`` is the step's own."""
+
+    __tablename__ = "onboarding_step_versions"
+    __table_args__ = (
+        columns.version_of("onboarding_versions", "onboarding_id"),
+        Index("ix_onboarding_step_versions_position", "onboarding_id", "version", "position"),
+        Index("ix_onboarding_step_versions_step", "id"),
+    )
+
+    onboarding_id: uuid.UUID = columns.key_part(uuid=True)
+    version: int = columns.key_part(uuid=False)
+    id: uuid.UUID = columns.key_part(uuid=True)
+    tenant_id: uuid.UUID = tenant_fk()
+    position: int = Field(sa_column=Column(Integer, nullable=False))
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    description: str = Field(sa_column=Column(Text, nullable=False))
+    metadata_: dict[str, Any] = json_object()

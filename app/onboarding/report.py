@@ -1,155 +1,115 @@
-"""The admin report on an onboarding: how its runs went, overall and step by step.
+"""The admin report on onboardings: how their runs went, overall and step by step.
 
-Everything is aggregated in SQL (three statements whatever the number of runs); no run is
-loaded into Python.
+Computed by app/reports/runs.py like the journey report: two statements for one onboarding,
+one for the whole tenant, whatever the number of runs; no run is loaded into Python.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import ColumnElement, Float, and_, cast, func, not_
-from sqlalchemy import select as sa_select
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
+from sqlalchemy.sql import Subquery
 
 from app.errors import NotFound
-from app.onboarding.models import OnboardingJourney, OnboardingJourneyStatus, OnboardingLog, OnboardingStep
-from app.onboarding.reads import get_onboarding
+from app.onboarding.models import OnboardingLog, OnboardingStepVersion
+from app.onboarding.versions import ONBOARDINGS
+from app.reports.runs import COMPLETED, OPEN, RunFigures, item_figures, percent, run_figures, sized_runs, started_in
+from app.versions.kinds import table_of
 
-OPEN_STATUSES = (OnboardingJourneyStatus.ACTIVE, OnboardingJourneyStatus.SUSPENDED)
+LOGS = table_of(OnboardingLog)
 
 
 @dataclass(frozen=True)
 class StepFigures:
     """How the runs in the report's range went on one step (see ``onboarding_report``)."""
 
-    step: OnboardingStep
+    step: OnboardingStepVersion
     reached: int
     completed: int
     drop_off: int
 
 
 @dataclass(frozen=True)
-class Report:
-    """How the runs of an onboarding started in a range went."""
+class Report(RunFigures):
+    """How the runs of an onboarding (or of all the tenant's) started in a range went."""
 
-    total: int
-    active: int
-    suspended: int
-    completed: int
-    abandoned: int
-    completion_rate: float
-    median_seconds_to_complete: float | None
     steps: list[StepFigures]
 
 
-def _runs_in_range(
-    tenant_id: uuid.UUID, onboarding_id: uuid.UUID, started_from: datetime | None, started_to: datetime | None
-) -> list[ColumnElement[bool]]:
-    conditions = [
-        col(OnboardingJourney.tenant_id) == tenant_id,
-        col(OnboardingJourney.onboarding_id) == onboarding_id,
-    ]
-    if started_from is not None:
-        conditions.append(col(OnboardingJourney.started_at) >= started_from)
-    if started_to is not None:
-        conditions.append(col(OnboardingJourney.started_at) < started_to)
-    return conditions
+def _progress(items: ColumnElement[int]) -> ColumnElement[float]:
+    # As a run's own `progress.percent` counts (app/onboarding/reads.py): the steps before the
+    # current one are done, every step once COMPLETED; here not rounded down.
+    runs = ONBOARDINGS.runs
+    return case((runs.c.status == COMPLETED, 100.0), else_=percent(func.least(runs.c.current_step - 1, items), items))
+
+
+def _runs_on_steps(in_range: list[ColumnElement[bool]]) -> Subquery:
+    # One row per (step, run in range) with what the run logged for that step; logs of removed
+    # steps (step_id null) count for no step.
+    runs, action = ONBOARDINGS.runs, LOGS.c.action
+    return (
+        select(
+            LOGS.c.step_id.label("item_id"),
+            runs.c.status.label("status"),
+            runs.c.current_step.label("current_step"),
+            func.bool_or(action == "started").label("reached"),
+            func.bool_or(action == "completed").label("completed"),
+        )
+        .join_from(runs, LOGS, LOGS.c.journey_id == runs.c.id)
+        .where(*in_range, LOGS.c.step_id.is_not(None))
+        .group_by(LOGS.c.step_id, runs.c.id)
+        .subquery("per_run")
+    )
 
 
 async def onboarding_report(
     session: AsyncSession,
     *,
     tenant_id: uuid.UUID,
-    onboarding_id: uuid.UUID,
+    onboarding_id: uuid.UUID | None,
     started_from: datetime | None,
     started_to: datetime | None,
 ) -> Report:
-    """The figures of an onboarding's runs whose ``started_at`` is in ``[started_from,
-    started_to)`` (either end open when None).
+    """The figures of an onboarding's runs (of all the tenant's runs when ``onboarding_id`` is
+    None) whose ``started_at`` is in ``[started_from, started_to)`` (either end open when None).
 
-    - ``total`` and the counts by status; ``completion_rate`` = completed / total (0 when
-      there are no runs); ``median_seconds_to_complete`` = the median (``percentile_cont(0.5)``)
-      of ``completed_at - started_at`` over COMPLETED runs, None when there are none.
-    - Per step the onboarding has now, in order: ``reached`` = runs that logged ``started``
-      for that step; ``completed`` = runs that logged ``completed`` for it; ``drop_off`` =
-      runs that reached it but neither completed it nor are still ACTIVE or SUSPENDED on it
-      (their ``current_step`` is that step's order), i.e. reached - completed - still open
-      there. Each run counts once per figure however many logs it has; logs of removed steps
-      (``step_id`` null) count for no step.
+    - ``total`` and the counts by status, ``completion_rate``, ``median_seconds_to_complete``
+      and ``average_progress`` (app/reports/runs.py); a run's percent is that of its own
+      version's steps: 100 once COMPLETED, else the steps before its current one.
+    - Per step of the onboarding's latest version, in order (none for the whole tenant):
+      ``reached`` = runs that logged ``started`` for that step; ``completed`` = runs that
+      logged ``completed`` for it; ``drop_off`` = runs that reached it but neither completed it
+      nor are still ACTIVE or SUSPENDED on it (their ``current_step`` is that step's order),
+      i.e. reached - completed - still open there. Each run counts once per figure however
+      many logs it has, on whichever version it is.
 
     ``NotFound`` (on ``onboardingId``) when the tenant has no such onboarding.
     """
-    if await get_onboarding(session, tenant_id=tenant_id, onboarding_id=onboarding_id) is None:
-        raise NotFound("Onboarding", field=["onboardingId"])
-    in_range = _runs_in_range(tenant_id, onboarding_id, started_from, started_to)
-    status = col(OnboardingJourney.status)
-    seconds = cast(
-        func.extract("epoch", col(OnboardingJourney.completed_at) - col(OnboardingJourney.started_at)), Float
+    in_range = started_in(
+        ONBOARDINGS,
+        tenant_id=tenant_id,
+        definition_id=onboarding_id,
+        started_from=started_from,
+        started_to=started_to,
     )
-    done = status == OnboardingJourneyStatus.COMPLETED
-    totals = (
-        await session.execute(
-            sa_select(
-                func.count(),
-                func.count().filter(status == OnboardingJourneyStatus.ACTIVE),
-                func.count().filter(status == OnboardingJourneyStatus.SUSPENDED),
-                func.count().filter(done),
-                func.count().filter(status == OnboardingJourneyStatus.ABANDONED),
-                func.percentile_cont(0.5).within_group(seconds).filter(done),
-            ).where(*in_range)
+    steps: list[StepFigures] = []
+    if onboarding_id is not None:
+        per_run = _runs_on_steps(in_range)
+        figures = await item_figures(
+            session,
+            ONBOARDINGS,
+            tenant_id=tenant_id,
+            definition_id=onboarding_id,
+            per_run=per_run,
+            still_open=lambda step: and_(per_run.c.status.in_(OPEN), per_run.c.current_step == step.c.position),
         )
-    ).one()
-    total, active, suspended, completed, abandoned, median = totals
-    return Report(
-        total=total,
-        active=active,
-        suspended=suspended,
-        completed=completed,
-        abandoned=abandoned,
-        completion_rate=completed / total if total else 0.0,
-        median_seconds_to_complete=float(median) if median is not None else None,
-        steps=await _step_figures(session, tenant_id=tenant_id, onboarding_id=onboarding_id, in_range=in_range),
-    )
-
-
-async def _step_figures(
-    session: AsyncSession, *, tenant_id: uuid.UUID, onboarding_id: uuid.UUID, in_range: list[ColumnElement[bool]]
-) -> list[StepFigures]:
-    # One row per (step, run in range) with what the run logged for that step.
-    action = col(OnboardingLog.action)
-    per_run = (
-        sa_select(
-            col(OnboardingLog.step_id).label("step_id"),
-            col(OnboardingJourney.status).label("status"),
-            col(OnboardingJourney.current_step).label("current_step"),
-            func.bool_or(action == "started").label("reached"),
-            func.bool_or(action == "completed").label("completed"),
-        )
-        .join_from(OnboardingJourney, OnboardingLog, col(OnboardingLog.journey_id) == col(OnboardingJourney.id))
-        .where(*in_range, col(OnboardingLog.step_id).is_not(None))
-        .group_by(col(OnboardingLog.step_id), col(OnboardingJourney.id))
-        .subquery("per_run")
-    )
-    open_here = and_(per_run.c.status.in_(OPEN_STATUSES), per_run.c.current_step == col(OnboardingStep.position))
-    rows = await session.execute(
-        sa_select(
-            OnboardingStep,
-            func.count().filter(per_run.c.reached),
-            func.count().filter(per_run.c.completed),
-            func.count().filter(and_(per_run.c.reached, not_(per_run.c.completed), not_(open_here))),
-        )
-        .outerjoin(per_run, per_run.c.step_id == col(OnboardingStep.id))
-        .where(col(OnboardingStep.tenant_id) == tenant_id, col(OnboardingStep.onboarding_id) == onboarding_id)
-        .group_by(col(OnboardingStep.id))
-        .order_by(col(OnboardingStep.position))
-    )
-    figures: list[Any] = list(rows)
-    return [
-        StepFigures(step=step, reached=reached, completed=completed, drop_off=drop)
-        for step, reached, completed, drop in figures
-    ]
+        if figures is None:
+            raise NotFound("Onboarding", field=["onboardingId"])
+        steps = [StepFigures(step=s, reached=r, completed=c, drop_off=d) for s, r, c, d in figures]
+    sized, items = sized_runs(ONBOARDINGS, tenant_id=tenant_id, definition_id=onboarding_id)
+    runs = await run_figures(session, ONBOARDINGS, runs=sized, in_range=in_range, progress=_progress(items))
+    return Report(**asdict(runs), steps=steps)

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.catalog.models import Journey, JourneyEvent
+from app.catalog.models import JourneyEventVersion, JourneyVersion
 from app.errors import DomainError, ErrorCode, NotFound
 from app.modelbase import utcnow
 from app.progress.models import (
@@ -50,13 +50,15 @@ class CompleteEventResult:
 
 async def _journey_event_of(
     session: AsyncSession, instance: JourneyInstance, journey_event_id: uuid.UUID
-) -> JourneyEvent:
+) -> JourneyEventVersion:
+    """The event as it is in the version the (locked) run follows; NotFound if that version has none."""
     journey_event = (
         await session.execute(
-            select(JourneyEvent).where(
-                col(JourneyEvent.id) == journey_event_id,
-                col(JourneyEvent.journey_id) == instance.journey_id,
-                col(JourneyEvent.tenant_id) == instance.tenant_id,
+            select(JourneyEventVersion).where(
+                col(JourneyEventVersion.id) == journey_event_id,
+                col(JourneyEventVersion.journey_id) == instance.journey_id,
+                col(JourneyEventVersion.version) == instance.journey_version,
+                col(JourneyEventVersion.tenant_id) == instance.tenant_id,
             )
         )
     ).scalar_one_or_none()
@@ -69,7 +71,7 @@ async def _event_row(session: AsyncSession, row_id: uuid.UUID) -> EventInstance 
     return await session.get(EventInstance, row_id, populate_existing=True)
 
 
-def _state(instance: JourneyInstance, journey_event: JourneyEvent, row: EventInstance | None) -> EventState:
+def _state(instance: JourneyInstance, journey_event: JourneyEventVersion, row: EventInstance | None) -> EventState:
     return event_state(
         instance_id=instance.id,
         started_on=instance.started_on,
@@ -79,7 +81,7 @@ def _state(instance: JourneyInstance, journey_event: JourneyEvent, row: EventIns
     )
 
 
-def _event_data(journey_event: JourneyEvent, row_id: uuid.UUID) -> dict[str, Any]:
+def _event_data(journey_event: JourneyEventVersion, row_id: uuid.UUID) -> dict[str, Any]:
     return {
         "eventInstanceId": str(row_id),
         "journeyEventId": str(journey_event.id),
@@ -189,8 +191,8 @@ async def complete_event(
             idempotency_key=f"event:{instance.id}:{journey_event.id}",
         )
     ]
-    if await _all_completed(session, instance):
-        awards.append(await _complete_instance(session, tenant=tenant, instance=instance))
+    if await all_completed(session, instance):
+        awards.append(await complete_instance(session, tenant=tenant, instance=instance))
     return CompleteEventResult(
         event_instance=_state(instance, journey_event, row),
         instance=instance,
@@ -201,24 +203,29 @@ async def complete_event(
     )
 
 
-async def _all_completed(session: AsyncSession, instance: JourneyInstance) -> bool:
+async def all_completed(session: AsyncSession, instance: JourneyInstance) -> bool:
+    """Whether every event of the version the run follows is completed."""
     completed = func.count(col(EventInstance.id)).filter(col(EventInstance.status) == EventStatus.COMPLETED)
     total, done = (
         await session.execute(
-            select(func.count(col(JourneyEvent.id)), completed)
-            .select_from(JourneyEvent)
+            select(func.count(col(JourneyEventVersion.id)), completed)
+            .select_from(JourneyEventVersion)
             .outerjoin(
                 EventInstance,
-                (col(EventInstance.journey_event_id) == col(JourneyEvent.id))
+                (col(EventInstance.journey_event_id) == col(JourneyEventVersion.id))
                 & (col(EventInstance.instance_id) == instance.id),
             )
-            .where(col(JourneyEvent.journey_id) == instance.journey_id)
+            .where(
+                col(JourneyEventVersion.journey_id) == instance.journey_id,
+                col(JourneyEventVersion.version) == instance.journey_version,
+            )
         )
     ).one()
     return bool(total) and total == done
 
 
-async def _complete_instance(session: AsyncSession, *, tenant: Tenant, instance: JourneyInstance) -> AwardResult:
+async def complete_instance(session: AsyncSession, *, tenant: Tenant, instance: JourneyInstance) -> AwardResult:
+    """Mark the (locked) run COMPLETED and award its version's XP once."""
     now = utcnow()
     instance.status = InstanceStatus.COMPLETED
     instance.completed_at = now
@@ -226,7 +233,7 @@ async def _complete_instance(session: AsyncSession, *, tenant: Tenant, instance:
     write_log(session, instance, "completed", {})
     await session.flush()
     record(session, instance, EventType.JOURNEY_COMPLETED)
-    journey = await session.get(Journey, instance.journey_id)
+    journey = await session.get(JourneyVersion, (instance.journey_id, instance.journey_version))
     return await award_xp(
         session,
         tenant=tenant,

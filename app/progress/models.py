@@ -11,7 +11,6 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Date,
-    ForeignKey,
     Identity,
     Index,
     Integer,
@@ -76,6 +75,8 @@ class JourneyInstance(SQLModel, table=True):
     tenant_id: uuid.UUID = tenant_fk()
     user_id: uuid.UUID = ref("users.id")
     journey_id: uuid.UUID = ref("journeys.id")
+    # The version of the journey the run follows (app/versions/): its events, schedule and XP.
+    journey_version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
     status: InstanceStatus = Field(
         default=InstanceStatus.ACTIVE,
         sa_column=Column(SAEnum(InstanceStatus, name="journey_instance_status"), nullable=False),
@@ -105,7 +106,9 @@ class EventInstance(SQLModel, table=True):
     id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
     tenant_id: uuid.UUID = tenant_fk()
     instance_id: uuid.UUID = ref("journey_instances.id")
-    journey_event_id: uuid.UUID = ref("journey_events.id")
+    # The event's id, stable across versions (no foreign key: an event removed from the draft
+    # lives on in the versions that have it, and a run's history is never deleted by authoring).
+    journey_event_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
     status: EventStatus = Field(
         default=EventStatus.IN_PROGRESS,
         sa_column=Column(SAEnum(EventStatus, name="event_instance_status"), nullable=False),
@@ -127,11 +130,13 @@ class JourneyLog(SQLModel, table=True):
     instance_id: uuid.UUID = ref("journey_instances.id")
     action: str = Field(sa_column=Column(String(64), nullable=False))
     metadata_: dict[str, Any] = json_object()
-    journey_event_id: uuid.UUID | None = Field(
-        default=None,
-        sa_column=Column(UUID(as_uuid=True), ForeignKey("journey_events.id", ondelete="SET NULL"), nullable=True),
-    )
+    journey_event_id: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True), nullable=True))
     # The event's position and title as they were when logged.
     event_position: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     event_title: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     logged_at: datetime = timestamp_now()
+    # Who acted (app/tenancy/actors.py): the run's user, an admin, or an API key by its name then.
+    actor_kind: str = Field(default="user", sa_column=Column(String(16), nullable=False, server_default="user"))
+    actor_user_id: uuid.UUID | None = ref("users.id", nullable=True, ondelete="SET NULL")
+    actor_api_key_id: uuid.UUID | None = ref("api_keys.id", nullable=True, ondelete="SET NULL")
+    actor_api_key_name: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))

@@ -14,14 +14,15 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, and_, any_, bindparam, func, select, tuple_
+from sqlalchemy import Select, and_, any_, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
 from sqlmodel import select as orm_select
 
-from app.catalog.models import JourneyEvent
-from app.catalog.reads import EVENT_COLUMNS, EVENTS, ids_param
-from app.pagination import Page
+from app.catalog.models import JourneyEventVersion
+from app.catalog.reads import EVENT_COLUMNS, ids_param
+from app.catalog.reads import EVENT_VERSIONS as EVENTS
+from app.pagination import Count, Page, Window, forward, keyset
 from app.progress.models import EventInstance, EventStatus, InstanceStatus, JourneyInstance, JourneyLog
 
 # The state types, re-exported (``X as X``): callers read them from here.
@@ -45,6 +46,7 @@ INSTANCE_COLUMNS = (
             "id",
             "user_id",
             "journey_id",
+            "journey_version",
             "status",
             "started_at",
             "started_on",
@@ -64,13 +66,8 @@ EVENT_ROW_COLUMNS = (
     EVENT_ROWS.c.shift_days_at_completion.label("row_shift_days_at_completion"),
 )
 EVENT_ROW_JOIN = and_(EVENT_ROWS.c.instance_id == INSTANCES.c.id, EVENT_ROWS.c.journey_event_id == EVENTS.c.id)
-
-
-def event_row_join() -> Any:
-    return and_(
-        col(EventInstance.instance_id) == col(JourneyInstance.id),
-        col(EventInstance.journey_event_id) == col(JourneyEvent.id),
-    )
+# A run's events are those of the journey version it pins (``EVENTS`` is the versions' table).
+RUN_EVENTS_JOIN = and_(EVENTS.c.journey_id == INSTANCES.c.journey_id, EVENTS.c.version == INSTANCES.c.journey_version)
 
 
 async def get_instance(
@@ -100,7 +97,9 @@ async def instances_by_ids(
 
 
 @cache
-def _my_instances_statement(*, by_user: bool, by_status: bool, by_journey: bool, after: bool) -> Select[Any]:
+def _my_instances_statement(
+    *, by_user: bool, by_status: bool, by_journey: bool, window: tuple[bool, bool, bool] | None
+) -> Select[Any]:
     c = INSTANCES.c
     query = select(*INSTANCE_COLUMNS).where(c.tenant_id == bindparam("tenant_id"))
     if by_user:
@@ -109,9 +108,8 @@ def _my_instances_statement(*, by_user: bool, by_status: bool, by_journey: bool,
         query = query.where(c.status == bindparam("status"))
     if by_journey:
         query = query.where(c.journey_id == bindparam("journey_id"))
-    if after:
-        query = query.where(tuple_(c.started_at, c.id) < tuple_(bindparam("after_at"), bindparam("after_id")))
-    return query.order_by(c.started_at.desc(), c.id.desc()).limit(bindparam("limit"))
+    # Without a window (shape None): the list unordered, for its count.
+    return keyset(query, (c.started_at, c.id), window, descending=True) if window is not None else query
 
 
 async def my_instances(
@@ -121,25 +119,21 @@ async def my_instances(
     user_id: uuid.UUID | None,
     status: InstanceStatus | None = None,
     journey_id: uuid.UUID | None = None,
-    first: int,
-    after: Sequence[Any] | None,
+    first: int | None = None,
+    after: Sequence[Any] | None = None,
+    window: Window | None = None,
 ) -> Page[Any]:
     """A page of the user's runs (every user's when ``user_id`` is None), newest started first
     (``started_at`` desc, then ``id``): rows of INSTANCE_COLUMNS (an :class:`InstanceRow` each;
     typed Any while callers' key functions still name ``JourneyInstance``)."""
     params: dict[str, Any] = {"tenant_id": tenant_id, "user_id": user_id, "status": status, "journey_id": journey_id}
     params = {k: v for k, v in params.items() if v is not None}
-    params["limit"] = first + 1
-    if after is not None:
-        params["after_at"], params["after_id"] = after
-    query = _my_instances_statement(
-        by_user=user_id is not None,
-        by_status=status is not None,
-        by_journey=journey_id is not None,
-        after=after is not None,
-    )
-    rows = (await session.execute(query, params)).all()
-    return Page(items=rows[:first], has_next=len(rows) > first)
+    window = forward(window, first=first, after=after)
+    shape = {"by_user": user_id is not None, "by_status": status is not None, "by_journey": journey_id is not None}
+    rows = (
+        await session.execute(_my_instances_statement(**shape, window=window.shape), params | window.params())
+    ).all()
+    return window.page(rows, count=Count(_my_instances_statement(**shape, window=None), params))
 
 
 async def event_states_by_ids(
@@ -148,9 +142,16 @@ async def event_states_by_ids(
     """Started event instances by id, each with the id of the user whose run it belongs to.
     (An event never started has no row, so it is found through its run's ``events`` only.)"""
     rows = await session.execute(
-        orm_select(EventInstance, JourneyInstance, JourneyEvent)
+        orm_select(EventInstance, JourneyInstance, JourneyEventVersion)
         .join(JourneyInstance, col(JourneyInstance.id) == col(EventInstance.instance_id))
-        .join(JourneyEvent, col(JourneyEvent.id) == col(EventInstance.journey_event_id))
+        .join(
+            JourneyEventVersion,
+            and_(
+                col(JourneyEventVersion.id) == col(EventInstance.journey_event_id),
+                col(JourneyEventVersion.journey_id) == col(JourneyInstance.journey_id),
+                col(JourneyEventVersion.version) == col(JourneyInstance.journey_version),
+            ),
+        )
         .where(col(EventInstance.tenant_id) == tenant_id, col(EventInstance.id).in_(ids))
     )
     return {
@@ -169,10 +170,12 @@ async def event_states_by_ids(
 
 
 @cache
-def _instance_events_statement(status: str | None, *, after: bool, paged: bool) -> Select[Any]:
-    """Each run's events ranked by position, with their rows; ``status``: None, "none" (not
-    started: no row) or "row" (a row with the status parameter)."""
-    rank = func.row_number().over(partition_by=INSTANCES.c.id, order_by=EVENTS.c.position)
+def _instance_events_statement(status: str | None, window: tuple[bool, bool, bool], *, paged: bool) -> Select[Any]:
+    """Each run's events ranked by position (from the last when paging back), with their rows;
+    ``status``: None, "none" (not started: no row) or "row" (a row with the status parameter)."""
+    after, before, backward = window
+    order = EVENTS.c.position.desc() if backward else EVENTS.c.position.asc()
+    rank = func.row_number().over(partition_by=INSTANCES.c.id, order_by=order)
     inner = (
         select(
             INSTANCES.c.id.label("instance_id"),
@@ -183,7 +186,7 @@ def _instance_events_statement(status: str | None, *, after: bool, paged: bool) 
             rank.label("rank"),
         )
         .select_from(INSTANCES)
-        .join(EVENTS, EVENTS.c.journey_id == INSTANCES.c.journey_id)
+        .join(EVENTS, RUN_EVENTS_JOIN)
         .outerjoin(EVENT_ROWS, EVENT_ROW_JOIN)
         .where(INSTANCES.c.tenant_id == bindparam("tenant_id"), INSTANCES.c.id == any_(ids_param("ids")))
     )
@@ -192,7 +195,9 @@ def _instance_events_statement(status: str | None, *, after: bool, paged: bool) 
     elif status == "row":
         inner = inner.where(EVENT_ROWS.c.status == bindparam("status"))
     if after:
-        inner = inner.where(EVENTS.c.position > bindparam("after_position"))
+        inner = inner.where(EVENTS.c.position > bindparam("after_0"))
+    if before:
+        inner = inner.where(EVENTS.c.position < bindparam("before_0"))
     ranked = inner.subquery("ranked")
     query = select(ranked).order_by(ranked.c.instance_id, ranked.c.rank)
     return query.where(ranked.c.rank <= bindparam("limit")) if paged else query
@@ -206,33 +211,57 @@ async def instance_events(
     status: EventStatus | None = None,
     first: int | None = None,
     after_position: int | None = None,
+    window: Window | None = None,
 ) -> dict[uuid.UUID, Page[EventState]]:
     """For each run, a page of its journey's events in position order with their statuses
-    (``first`` per run, after ``after_position``; all when ``first`` is None), in one query."""
-    params: dict[str, Any] = {"tenant_id": tenant_id, "ids": list(instance_ids)}
-    shape = None if status is None else "none" if status is EventStatus.NOT_STARTED else "row"
-    if shape == "row":
-        params["status"] = status
-    if after_position is not None:
-        params["after_position"] = after_position
-    if first is not None:
-        params["limit"] = first + 1
-    query = _instance_events_statement(shape, after=after_position is not None, paged=first is not None)
+    (``window`` per run, or ``first`` after ``after_position``; all when neither), in one query."""
+    params, shape = _events_filter(tenant_id, instance_ids, status)
+    paged = window is not None or first is not None
+    if paged:
+        window = forward(window, first=first, after=(after_position,) if after_position is not None else None)
+        params |= window.params()
+    query = _instance_events_statement(shape, window.shape if window else (False, False, False), paged=paged)
     grouped: dict[uuid.UUID, list[EventState]] = {i: [] for i in instance_ids}
     for row in await session.execute(query, params):
         grouped[row.instance_id].append(
             state_of_row(row, instance_id=row.instance_id, started_on=row.started_on, shift_days=row.shift_days)
         )
-    if first is None:
+    if window is None:
         return {i: Page(items=items, has_next=False) for i, items in grouped.items()}
-    return {i: Page(items=items[:first], has_next=len(items) > first) for i, items in grouped.items()}
+    return {i: window.page(items) for i, items in grouped.items()}
+
+
+def _events_filter(
+    tenant_id: uuid.UUID, instance_ids: Sequence[uuid.UUID], status: EventStatus | None
+) -> tuple[dict[str, Any], str | None]:
+    params: dict[str, Any] = {"tenant_id": tenant_id, "ids": list(instance_ids)}
+    shape = None if status is None else "none" if status is EventStatus.NOT_STARTED else "row"
+    if shape == "row":
+        params["status"] = status
+    return params, shape
+
+
+@cache
+def _event_counts_statement(status: str | None) -> Select[Any]:
+    listed = _instance_events_statement(status, (False, False, False), paged=False).subquery("listed")
+    return select(listed.c.instance_id, func.count()).group_by(listed.c.instance_id)
+
+
+async def instance_event_counts(
+    session: AsyncSession, *, tenant_id: uuid.UUID, instance_ids: Sequence[uuid.UUID], status: EventStatus | None
+) -> dict[uuid.UUID, int]:
+    """How many events (with this status) each run's event list holds, in one query."""
+    params, shape = _events_filter(tenant_id, instance_ids, status)
+    rows = await session.execute(_event_counts_statement(shape), params)
+    found: dict[uuid.UUID, int] = {i: n for i, n in rows}  # noqa: C416 (typed rows)
+    return {i: found.get(i, 0) for i in instance_ids}
 
 
 _completed = func.count(EVENT_ROWS.c.id).filter(EVENT_ROWS.c.status == EventStatus.COMPLETED)
 PROGRESS = (
     select(INSTANCES.c.id, func.count(EVENTS.c.id).label("total"), _completed.label("done"))
     .select_from(INSTANCES)
-    .outerjoin(EVENTS, EVENTS.c.journey_id == INSTANCES.c.journey_id)
+    .outerjoin(EVENTS, RUN_EVENTS_JOIN)
     .outerjoin(EVENT_ROWS, EVENT_ROW_JOIN)
     .where(INSTANCES.c.tenant_id == bindparam("tenant_id"), INSTANCES.c.id == any_(ids_param("ids")))
     .group_by(INSTANCES.c.id)
@@ -253,28 +282,46 @@ async def instance_logs(
     *,
     tenant_id: uuid.UUID,
     instance_ids: Sequence[uuid.UUID],
-    first: int,
+    first: int | None = None,
     after_id: int | None = None,
+    window: Window | None = None,
 ) -> dict[uuid.UUID, Page[JourneyLog]]:
     """For each run, a page of its log oldest first (by ``id``, the order entries were
-    written; ``first`` per run after ``after_id``), in one query."""
-    rank = func.row_number().over(partition_by=col(JourneyLog.instance_id), order_by=col(JourneyLog.id))
+    written; ``window`` per run, or ``first`` after ``after_id``), in one query."""
+    window = forward(window, first=first, after=(after_id,) if after_id is not None else None)
+    order = col(JourneyLog.id).desc() if window.backward else col(JourneyLog.id).asc()
+    rank = func.row_number().over(partition_by=col(JourneyLog.instance_id), order_by=order)
     inner = select(col(JourneyLog.id).label("log_id"), rank.label("rank")).where(
         col(JourneyLog.tenant_id) == tenant_id, col(JourneyLog.instance_id).in_(instance_ids)
     )
-    if after_id is not None:
-        inner = inner.where(col(JourneyLog.id) > after_id)
+    if window.after is not None:
+        inner = inner.where(col(JourneyLog.id) > window.after[0])
+    if window.before is not None:
+        inner = inner.where(col(JourneyLog.id) < window.before[0])
     ranked = inner.subquery()
     query = (
         orm_select(JourneyLog)
         .join(ranked, ranked.c.log_id == col(JourneyLog.id))
-        .where(ranked.c.rank <= first + 1)
-        .order_by(col(JourneyLog.instance_id), col(JourneyLog.id))
+        .where(ranked.c.rank <= window.limit)
+        .order_by(col(JourneyLog.instance_id), ranked.c.rank)
     )
     grouped: dict[uuid.UUID, list[JourneyLog]] = {i: [] for i in instance_ids}
     for entry in (await session.execute(query)).scalars():
         grouped[entry.instance_id].append(entry)
-    return {i: Page(items=items[:first], has_next=len(items) > first) for i, items in grouped.items()}
+    return {i: window.page(items) for i, items in grouped.items()}
+
+
+async def instance_log_counts(
+    session: AsyncSession, *, tenant_id: uuid.UUID, instance_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    """How many entries each run's log holds, in one query."""
+    query = (
+        select(col(JourneyLog.instance_id), func.count())
+        .where(col(JourneyLog.tenant_id) == tenant_id, col(JourneyLog.instance_id).in_(instance_ids))
+        .group_by(col(JourneyLog.instance_id))
+    )
+    found: dict[uuid.UUID, int] = {i: n for i, n in await session.execute(query)}  # noqa: C416 (typed rows)
+    return {i: found.get(i, 0) for i in instance_ids}
 
 
 async def journey_logs(

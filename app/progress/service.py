@@ -11,13 +11,10 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.catalog.models import JourneyEvent
-from app.catalog.reads import get_journey
-from app.db import violates
+from app.catalog.reads import EventRow, get_journey
 from app.errors import DomainError, ErrorCode, NotFound
 from app.modelbase import utcnow
 from app.progress.clock import local_date, resolve_timezone, whole_local_days
@@ -29,7 +26,9 @@ from app.progress.models import (
     JourneyLog,
 )
 from app.realtime.outbox import EventType, record_event
+from app.tenancy.actors import actor_of
 from app.tenancy.models import Tenant
+from app.versions.runs import insert_open_run, lock_run
 
 MAX_METADATA_BYTES = 16 * 1024
 XP_RESOURCE_TYPE = "journey"
@@ -51,7 +50,7 @@ def write_log(
     instance: JourneyInstance,
     action: str,
     metadata: dict[str, Any],
-    journey_event: JourneyEvent | None = None,
+    journey_event: EventRow | None = None,
 ) -> None:
     session.add(
         JourneyLog(
@@ -63,6 +62,7 @@ def write_log(
             event_position=journey_event.position if journey_event else None,
             event_title=journey_event.title if journey_event else None,
             logged_at=utcnow(),
+            **actor_of(session, owner_id=instance.user_id).columns(),
         )
     )
 
@@ -76,6 +76,7 @@ def record(session: AsyncSession, instance: JourneyInstance, type: EventType, **
         data={
             "instanceId": str(instance.id),
             "journeyId": str(instance.journey_id),
+            "journeyVersion": instance.journey_version,
             "status": instance.status.value,
             **extra,
         },
@@ -109,25 +110,15 @@ async def start_journey(
         tenant_id=viewer_tenant.id,
         user_id=user_id,
         journey_id=journey.id,
+        # The version published now is the one the run follows, whatever is published later.
+        journey_version=journey.version,
         status=InstanceStatus.ACTIVE,
         started_at=now,
         started_on=local_date(zone, now),
         timezone=zone,
         metadata_=metadata,
     )
-    try:
-        # A savepoint, so losing the race leaves the caller's transaction usable.
-        async with session.begin_nested():
-            session.add(instance)
-            await session.flush()
-    except IntegrityError as exc:
-        if violates(exc, OPEN_INSTANCE_INDEX):
-            raise DomainError(
-                ErrorCode.ALREADY_ACTIVE,
-                "an active or suspended run of this journey exists",
-                field=["journeyId"],
-            ) from None
-        raise
+    await insert_open_run(session, instance, open_index=OPEN_INSTANCE_INDEX, what="journey", field="journeyId")
     write_log(session, instance, "started", metadata)
     record(session, instance, EventType.JOURNEY_STARTED, startedOn=instance.started_on.isoformat())
     await session.flush()
@@ -143,23 +134,29 @@ async def instance_for(
     share: bool = False,
 ) -> JourneyInstance:
     """The user's run, row-locked for this transaction; NotFound for anyone else's."""
-    instance = (
-        await session.execute(
-            select(JourneyInstance)
-            .where(
-                col(JourneyInstance.id) == instance_id,
-                col(JourneyInstance.tenant_id) == tenant_id,
-                col(JourneyInstance.user_id) == user_id,
-            )
-            # Shared, or FOR NO KEY UPDATE: enough to change the status, and no obstacle to
-            # inserts that merely reference the run.
-            .with_for_update(read=share, key_share=not share)
-            .execution_options(populate_existing=True)
-        )
-    ).scalar_one_or_none()
-    if instance is None:
-        raise NotFound("Journey instance", field=["instanceId"])
+    instance: JourneyInstance = await lock_run(
+        session,
+        JourneyInstance,
+        tenant_id=tenant_id,
+        user_id=user_id,
+        run_id=instance_id,
+        share=share,
+        label="Journey instance",
+        field="instanceId",
+    )
     return instance
+
+
+async def instance_owner(session: AsyncSession, *, tenant_id: uuid.UUID, instance_id: uuid.UUID) -> uuid.UUID:
+    """Whose run of the tenant this is (an admin acts on any); NotFound on ``instanceId`` otherwise."""
+    owner = await session.scalar(
+        select(JourneyInstance.user_id).where(
+            col(JourneyInstance.id) == instance_id, col(JourneyInstance.tenant_id) == tenant_id
+        )
+    )
+    if owner is None:
+        raise NotFound("Journey instance", field=["instanceId"])
+    return owner
 
 
 async def suspend_journey(

@@ -7,11 +7,12 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog.models import JourneyStatus, Visibility
-from app.catalog.reads import EVENT_COLUMNS, EVENTS, JOURNEYS, JourneyRow
+from app.catalog.reads import EVENT_COLUMNS, JOURNEY_VERSIONS, JOURNEYS, JourneyRow
+from app.catalog.reads import EVENT_VERSIONS as EVENTS
 from app.progress.models import EventStatus, InstanceStatus
 from app.progress.reads import (
     EVENT_ROW_COLUMNS,
@@ -19,6 +20,7 @@ from app.progress.reads import (
     EVENT_ROWS,
     INSTANCE_COLUMNS,
     INSTANCES,
+    RUN_EVENTS_JOIN,
     EventState,
     InstanceRow,
     state_of_row,
@@ -33,6 +35,7 @@ class TodayInstance:
     id: uuid.UUID
     user_id: uuid.UUID
     journey_id: uuid.UUID
+    journey_version: int
     status: InstanceStatus
     started_at: datetime
     started_on: date
@@ -58,6 +61,7 @@ class TodayJourney:
     xp_reward: int
     created_at: datetime
     published_at: datetime | None
+    version: int
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,12 @@ class TodayGroup:
 
 # The run's and the journey's columns under prefixed labels; the event's under its own names.
 _INSTANCE_LABELS = [(f"i_{c.key}", c) for c in INSTANCE_COLUMNS]
-_JOURNEY_LABELS = [(f"j_{name}", JOURNEYS.c[name]) for name in (f.name for f in fields(TodayJourney))]
+# The journey as the run's version has it (its status is the journey's own).
+_JOURNEY_SOURCES = {"id": JOURNEY_VERSIONS.c.journey_id, "status": JOURNEYS.c.status}
+_JOURNEY_LABELS = [
+    (f"j_{name}", _JOURNEY_SOURCES[name] if name in _JOURNEY_SOURCES else JOURNEY_VERSIONS.c[name])
+    for name in (f.name for f in fields(TodayJourney))
+]
 _due_on = INSTANCES.c.started_on + EVENTS.c.day_offset + INSTANCES.c.shift_days
 TODAY = (
     select(
@@ -81,8 +90,15 @@ TODAY = (
         *EVENT_ROW_COLUMNS,
     )
     .select_from(INSTANCES)
+    .join(
+        JOURNEY_VERSIONS,
+        and_(
+            JOURNEY_VERSIONS.c.journey_id == INSTANCES.c.journey_id,
+            JOURNEY_VERSIONS.c.version == INSTANCES.c.journey_version,
+        ),
+    )
     .join(JOURNEYS, JOURNEYS.c.id == INSTANCES.c.journey_id)
-    .join(EVENTS, EVENTS.c.journey_id == INSTANCES.c.journey_id)
+    .join(EVENTS, RUN_EVENTS_JOIN)
     .outerjoin(EVENT_ROWS, EVENT_ROW_JOIN)
     .where(
         INSTANCES.c.tenant_id == bindparam("tenant_id"),

@@ -13,7 +13,7 @@ from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.pagination import Page, fetch_page
+from app.pagination import Page, Window, fetch_page, forward
 from app.rewards.levels import level_for, level_progress, thresholds_of
 from app.rewards.models import Reward, RewardUnlock, XpEntry
 from app.rewards.service import REWARD_KEYS, scope_xp, xp_totals
@@ -79,13 +79,15 @@ async def xp_history(
     user_id: uuid.UUID,
     resource_type: str | None = None,
     resource_id: str | None = None,
-    first: int,
-    after: Sequence[Any] | None,
+    first: int | None = None,
+    after: Sequence[Any] | None = None,
+    window: Window | None = None,
 ) -> Page[XpEntry]:
     """A page of the user's XP entries, newest first (``created_at`` desc, then ``id``)."""
     query = select(XpEntry).where(col(XpEntry.tenant_id) == tenant_id, col(XpEntry.user_id) == user_id)
     query = _resource_filter(query, resource_type, resource_id)
-    return await fetch_page(session, query, keys=HISTORY_KEYS, after=after, first=first, descending=True)
+    window = forward(window, first=first, after=after)
+    return await fetch_page(session, query, keys=HISTORY_KEYS, window=window, descending=True)
 
 
 async def user_rewards(
@@ -124,8 +126,9 @@ async def list_rewards_for_user(
     user_id: uuid.UUID,
     resource_type: str | None = None,
     resource_id: str | None = None,
-    first: int,
-    after: Sequence[Any] | None,
+    first: int | None = None,
+    after: Sequence[Any] | None = None,
+    window: Window | None = None,
 ) -> Page[UserReward]:
     """A page of the tenant's active rewards (by required level, title, id) with the user's unlocks."""
     query = select(Reward).where(col(Reward.tenant_id) == tenant.id, col(Reward.active).is_(True))
@@ -133,6 +136,6 @@ async def list_rewards_for_user(
         query = query.where(col(Reward.resource_type) == resource_type)
     if resource_id is not None:
         query = query.where(col(Reward.resource_id) == resource_id)
-    page: Page[Reward] = await fetch_page(session, query, keys=REWARD_KEYS, after=after, first=first, descending=False)
-    items = await user_rewards(session, tenant=tenant, user_id=user_id, rewards=page.items)
-    return Page(items=items, has_next=page.has_next)
+    window = forward(window, first=first, after=after)
+    page: Page[Reward] = await fetch_page(session, query, keys=REWARD_KEYS, window=window, descending=False)
+    return page.with_items(await user_rewards(session, tenant=tenant, user_id=user_id, rewards=page.items))

@@ -7,6 +7,7 @@ import hmac
 import re
 import secrets
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -105,7 +106,7 @@ def _timestamp(claims: dict[str, Any], name: str) -> int | None:
         return None
     # bool is an int in Python; a numeric string or a float is not an integer claim.
     if type(value) is not int or not 0 <= value <= MAX_TIMESTAMP:
-        raise Unauthenticated(f"The token's {name!r} claim must be an integer timestamp up to year 9999")
+        raise Unauthenticated(f"The token's `{name}` claim must be an integer timestamp up to year 9999")
     return value
 
 
@@ -114,13 +115,37 @@ def _text_claim(claims: dict[str, Any], name: str, *, limit: int) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value or len(value) > limit or forbidden_character(value):
-        raise Unauthenticated(f"The token's {name!r} claim must be a non-empty string")
+        raise Unauthenticated(f"The token's `{name}` claim must be a non-empty string")
     return value
+
+
+# Tokens verified lately, so that a client sending the same token request after request pays
+# for its signature once: (token, secret, issuer, audience) -> (exp, claims). Only valid tokens
+# are kept, each only until its `exp` (checked on every hit), at most VERIFIED_TOKENS of them.
+VERIFIED_TOKENS = 4096
+_verified: OrderedDict[tuple[str, str, str | None, str | None], tuple[int, TokenClaims]] = OrderedDict()
 
 
 def read_user_token(settings: Settings, token: str) -> TokenClaims:
     """Verify a user JWT; any defect (signature, expiry, a claim of the wrong type or range)
-    is :class:`Unauthenticated`."""
+    is :class:`Unauthenticated`. A token verified before is answered from memory until it expires."""
+    key = (token, settings.jwt_secret, settings.jwt_issuer, settings.jwt_audience)
+    known = _verified.get(key)
+    if known is not None:
+        exp, claims = known
+        if exp > time.time():
+            _verified.move_to_end(key)
+            return claims
+        del _verified[key]
+        raise Unauthenticated("The token has expired")
+    exp, claims = _verify_user_token(settings, token)
+    _verified[key] = (exp, claims)
+    if len(_verified) > VERIFIED_TOKENS:
+        _verified.popitem(last=False)
+    return claims
+
+
+def _verify_user_token(settings: Settings, token: str) -> tuple[int, TokenClaims]:
     check_credential(token)
     try:
         # The signature first, then our own checks of each claim's type and range: PyJWT
@@ -140,7 +165,7 @@ def read_user_token(settings: Settings, token: str) -> TokenClaims:
             },
         )
     except jwt.MissingRequiredClaimError as exc:
-        raise Unauthenticated(f"The token lacks the {exc.claim!r} claim") from exc
+        raise Unauthenticated(f"The token lacks the `{exc.claim}` claim") from exc
     except (jwt.PyJWTError, ValueError, TypeError, OverflowError) as exc:
         raise Unauthenticated("The token is invalid") from exc
     if not isinstance(claims, dict):
@@ -168,7 +193,7 @@ def read_user_token(settings: Settings, token: str) -> TokenClaims:
     if tz is not None and (not isinstance(tz, str) or not valid_timezone(tz)):
         raise Unauthenticated("The token's 'tz' claim is not a known IANA timezone")
     expires_at = datetime.fromtimestamp(exp, UTC)
-    return TokenClaims(subject=subject, tenant_slug=tenant, role=Role(role), timezone=tz, expires_at=expires_at)
+    return exp, TokenClaims(subject=subject, tenant_slug=tenant, role=Role(role), timezone=tz, expires_at=expires_at)
 
 
 _ROLES = frozenset(r.value for r in Role)

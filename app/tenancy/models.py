@@ -38,13 +38,27 @@ class User(SQLModel, table=True):
     """A person of a tenant, known by the tenant's own id for them; created on first sight."""
 
     __tablename__ = "users"
-    __table_args__ = (UniqueConstraint("tenant_id", "external_id", name="uq_users_tenant_external"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "external_id", name="uq_users_tenant_external"),
+        Index("ix_users_tenant_created", "tenant_id", "created_at", "id"),
+        # Serves `users(search:)`, a LIKE 'prefix%' whatever the database's collation.
+        Index(
+            "ix_users_tenant_external_prefix",
+            "tenant_id",
+            "external_id",
+            postgresql_ops={"external_id": "varchar_pattern_ops"},
+        ),
+    )
 
     id: uuid.UUID = uuid_pk()
     tenant_id: uuid.UUID = tenant_fk()
     external_id: str = Field(sa_column=Column(String(200), nullable=False))
     timezone: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     created_at: datetime = timestamp_now()
+    # The role of the user's latest credential and about when they last used the API (both
+    # written at most once a minute, app/tenancy/last_seen.py); never seen: `user` and null.
+    role: str = Field(default="user", sa_column=Column(String(16), nullable=False, server_default="user"))
+    last_seen_at: datetime | None = timestamp()
 
 
 class ApiKey(SQLModel, table=True):

@@ -49,6 +49,7 @@ class Viewer:
     role: Role
     token_timezone: str | None = None
     api_key_id: uuid.UUID | None = None
+    api_key_name: str | None = None
     # When the credential stops being valid: a JWT's `exp`; None for an API key (until revoked).
     expires_at: datetime | None = None
 
@@ -104,7 +105,7 @@ async def create_tenant(session: AsyncSession, *, slug: str, name: str, timezone
         problems.add("timezone", "is not a known IANA timezone")
     problems.raise_if_any()
     if await get_tenant_by_slug(session, slug=slug) is not None:
-        raise DomainError(ErrorCode.BAD_USER_INPUT, f"tenant {slug!r} exists", field=["slug"])
+        raise DomainError(ErrorCode.BAD_USER_INPUT, f"tenant `{slug}` exists", field=["slug"])
     tenant = Tenant(slug=slug, name=name.strip(), timezone=timezone)
     session.add(tenant)
     await session.flush()
@@ -154,16 +155,23 @@ def check_level_thresholds(problems: Problems, thresholds: list[int]) -> None:
 
 
 async def get_or_create_user(
-    session: AsyncSession, *, tenant_id: uuid.UUID, external_id: str, timezone: str | None = None
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    external_id: str,
+    timezone: str | None = None,
+    seen_as: Role | None = None,
 ) -> User:
-    """The tenant's user with this external id, created on first sight (race-safe)."""
+    """The tenant's user with this external id, created on first sight (race-safe); ``seen_as``
+    when it is their own credential: created with that role, seen now."""
     query = select(User).where(col(User.tenant_id) == tenant_id, col(User.external_id) == external_id)
     user = (await session.execute(query)).scalar_one_or_none()
     if user is not None:
         return user
+    sighting = {"role": seen_as.value, "last_seen_at": func.now()} if seen_as is not None else {}
     await session.execute(
         insert(User)
-        .values(id=uuid.uuid4(), tenant_id=tenant_id, external_id=external_id, timezone=timezone)
+        .values(id=uuid.uuid4(), tenant_id=tenant_id, external_id=external_id, timezone=timezone, **sighting)
         .on_conflict_do_nothing(constraint="uq_users_tenant_external")
     )
     return (await session.execute(query)).scalar_one()
@@ -224,7 +232,11 @@ async def authenticate(
                 raise Unauthenticated("The token names an unknown tenant")
             if user is None:
                 user = await get_or_create_user(
-                    session, tenant_id=tenant.id, external_id=claims.subject, timezone=claims.timezone
+                    session,
+                    tenant_id=tenant.id,
+                    external_id=claims.subject,
+                    timezone=claims.timezone,
+                    seen_as=claims.role,
                 )
             _detach(session, tenant, user)
         if cache is not None:
@@ -260,7 +272,9 @@ async def _authenticate_api_key(read: SessionScope, secret: str, cache: ViewerCa
     if cached is not None:
         if not api_secret_matches(secret, cached.secret_hash):
             raise Unauthenticated("The API key is invalid")
-        return Viewer(tenant=cached.tenant, user=cached.user, role=Role.ADMIN, api_key_id=cached.id)
+        return Viewer(
+            tenant=cached.tenant, user=cached.user, role=Role.ADMIN, api_key_id=cached.id, api_key_name=cached.name
+        )
     since = cache.generation if cache is not None else 0
     async with read() as session:
         row = (
@@ -280,10 +294,14 @@ async def _authenticate_api_key(read: SessionScope, secret: str, cache: ViewerCa
         now = utcnow()
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
             await session.execute(update(ApiKey).where(col(ApiKey.id) == key.id).values(last_used_at=func.now()))
-        user = await get_or_create_user(session, tenant_id=tenant.id, external_id=f"apikey:{key.key_id}")
+        user = await get_or_create_user(
+            session, tenant_id=tenant.id, external_id=f"apikey:{key.key_id}", seen_as=Role.ADMIN
+        )
         _detach(session, key, tenant, user)
     if cache is not None:
         cache.put_api_key(
-            key_id, CachedKey(id=key.id, secret_hash=key.secret_hash, tenant=tenant, user=user), since=since
+            key_id,
+            CachedKey(id=key.id, secret_hash=key.secret_hash, tenant=tenant, user=user, name=key.name),
+            since=since,
         )
-    return Viewer(tenant=tenant, user=user, role=Role.ADMIN, api_key_id=key.id)
+    return Viewer(tenant=tenant, user=user, role=Role.ADMIN, api_key_id=key.id, api_key_name=key.name)

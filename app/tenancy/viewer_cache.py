@@ -32,6 +32,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from app.tenancy.last_seen import LastSeen
 from app.tenancy.models import Tenant, User
 
 CHANNEL = "journeys_viewer_changes"
@@ -62,6 +63,7 @@ class CachedKey:
     secret_hash: str
     tenant: Tenant
     user: User
+    name: str = ""  # what logs show the key as (SPEC §16)
 
 
 class ViewerCache:
@@ -78,6 +80,7 @@ class ViewerCache:
         self._keys: dict[str, tuple[float, CachedKey]] = {}
         self.generation = 0  # bumped by every invalidation
         self.watch: Watch | None = None  # None: in-process invalidation only (always live)
+        self.seen = LastSeen()  # when this process last recorded each viewer's sighting
         _caches.add(self)
 
     @property

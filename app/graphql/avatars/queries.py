@@ -10,10 +10,7 @@ from app.avatars import authoring
 from app.avatars.models import Avatar, AvatarStatus
 from app.graphql.avatars.types import AvatarNode, AvatarSessionNode, visible_avatar, visible_session
 from app.graphql.context import Info
-from app.graphql.relay import DEFAULT_PAGE_SIZE, Connection, PageRequest, local_id
-
-First = Annotated[int, strawberry.argument(description="Page size, 1..100.")]
-After = Annotated[str | None, strawberry.argument(description="Cursor of the item to continue after.")]
+from app.graphql.relay import DEFAULT_PAGE_SIZE, After, Before, Connection, First, Last, PageRequest, local_id
 
 
 def _avatar_key(avatar: Avatar) -> tuple[object, ...]:
@@ -21,7 +18,14 @@ def _avatar_key(avatar: Avatar) -> tuple[object, ...]:
 
 
 async def _avatar_page(
-    info: Info, *, list_name: str, first: int, after: str | None, statuses: tuple[AvatarStatus, ...]
+    info: Info,
+    *,
+    list_name: str,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    statuses: tuple[AvatarStatus, ...],
 ) -> Connection[AvatarNode]:
     viewer = await info.context.viewer()
     request = PageRequest(
@@ -30,11 +34,13 @@ async def _avatar_page(
         list_name=list_name,
         first=first,
         after=after,
+        last=last,
+        before=before,
         filters={"statuses": [s.value for s in statuses]},
     )
     async with info.context.db.read() as session:
         page = await authoring.list_avatars(
-            session, tenant_id=viewer.tenant_id, statuses=statuses, first=request.first, after=request.after
+            session, tenant_id=viewer.tenant_id, statuses=statuses, window=request.window
         )
     return request.connection(page, key=_avatar_key, node=AvatarNode.from_model)
 
@@ -43,9 +49,22 @@ async def _avatar_page(
 class AvatarsQuery:
     @strawberry.field(description="The tenant's active avatars, oldest first.")
     async def avatars(
-        self, info: Info, first: First = DEFAULT_PAGE_SIZE, after: After = None
+        self,
+        info: Info,
+        first: First = DEFAULT_PAGE_SIZE,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[AvatarNode]:
-        return await _avatar_page(info, list_name="avatars", first=first, after=after, statuses=(AvatarStatus.ACTIVE,))
+        return await _avatar_page(
+            info,
+            list_name="avatars",
+            first=first,
+            after=after,
+            last=last,
+            before=before,
+            statuses=(AvatarStatus.ACTIVE,),
+        )
 
     @strawberry.field(description="Admins: every avatar of the tenant, active or not, oldest first.")
     async def admin_avatars(
@@ -53,11 +72,19 @@ class AvatarsQuery:
         info: Info,
         first: First = DEFAULT_PAGE_SIZE,
         after: After = None,
+        last: Last = None,
+        before: Before = None,
         status: Annotated[AvatarStatus | None, strawberry.argument(description="Only this status.")] = None,
     ) -> Connection[AvatarNode]:
         await info.context.admin()
         return await _avatar_page(
-            info, list_name="adminAvatars", first=first, after=after, statuses=(status,) if status else ()
+            info,
+            list_name="adminAvatars",
+            first=first,
+            after=after,
+            last=last,
+            before=before,
+            statuses=(status,) if status else (),
         )
 
     @strawberry.field(description="One avatar by id: active ones for users, any for admins; null if not visible.")

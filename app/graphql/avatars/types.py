@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from app.avatars.models import Avatar, AvatarMode, AvatarSession, AvatarSessionStatus, AvatarStatus
 from app.graphql.context import Info
 from app.graphql.errors import UserError
-from app.graphql.node import node_type
+from app.graphql.node import node_by_key, node_type
 from app.graphql.relay import Node, to_global_id
 from app.graphql.scalars import JSON
+
+if TYPE_CHECKING:
+    from app.graphql.tenancy.users import UserNode
 
 AvatarStatusEnum = strawberry.enum(
     AvatarStatus, name="AvatarStatus", description="ACTIVE avatars are listed and can be talked to; INACTIVE ones not."
@@ -89,6 +93,11 @@ class AvatarSessionNode(Node):
         description="What the client told about itself: `deviceId` and `isAuthenticated` when given."
     )
     model: strawberry.Private[AvatarSession]
+
+    @strawberry.field(description="The user whose session it is.")
+    async def user(self, info: Info) -> Annotated[UserNode, strawberry.lazy("app.graphql.tenancy.users")]:
+        user: UserNode = await node_by_key(info, "User", self.model.user_id)
+        return user
 
     @strawberry.field(description="The avatar (even if it has been made inactive since).")
     async def avatar(self, info: Info) -> AvatarNode:

@@ -10,10 +10,7 @@ from app.catalog import reads
 from app.catalog.models import Journey, JourneyStatus, Visibility
 from app.graphql.catalog.types import JourneyNode, visible_journey
 from app.graphql.context import Info
-from app.graphql.relay import DEFAULT_PAGE_SIZE, Connection, PageRequest, local_id
-
-First = Annotated[int, strawberry.argument(description="Page size, 1..100.")]
-After = Annotated[str | None, strawberry.argument(description="Cursor of the item to continue after.")]
+from app.graphql.relay import DEFAULT_PAGE_SIZE, After, Before, Connection, First, Last, PageRequest, local_id
 
 
 def _journey_key(journey: Journey) -> tuple[object, ...]:
@@ -21,7 +18,14 @@ def _journey_key(journey: Journey) -> tuple[object, ...]:
 
 
 async def _catalogue_page(
-    info: Info, *, list_name: str, first: int, after: str | None, filter: reads.CatalogueFilter
+    info: Info,
+    *,
+    list_name: str,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    filter: reads.CatalogueFilter,
 ) -> Connection[JourneyNode]:
     viewer = await info.context.viewer()
     filters = {
@@ -36,6 +40,8 @@ async def _catalogue_page(
         list_name=list_name,
         first=first,
         after=after,
+        last=last,
+        before=before,
         filters=filters,
     )
     async with info.context.db.read() as session:
@@ -43,8 +49,7 @@ async def _catalogue_page(
             session,
             tenant_id=viewer.tenant_id,
             filter=filter,
-            first=request.first,
-            after=(request.after[0], request.after[1]) if request.after else None,
+            window=request.window,
         )
     return request.connection(page, key=_journey_key, node=JourneyNode.from_model)
 
@@ -57,6 +62,8 @@ class CatalogQuery:
         info: Info,
         first: First = DEFAULT_PAGE_SIZE,
         after: After = None,
+        last: Last = None,
+        before: Before = None,
         category: Annotated[str | None, strawberry.argument(description="Only this category (exact match).")] = None,
         search: Annotated[
             str | None,
@@ -71,6 +78,8 @@ class CatalogQuery:
             list_name="journeys",
             first=first,
             after=after,
+            last=last,
+            before=before,
             filter=reads.CatalogueFilter(category=category, search=search),
         )
 
@@ -80,6 +89,8 @@ class CatalogQuery:
         info: Info,
         first: First = DEFAULT_PAGE_SIZE,
         after: After = None,
+        last: Last = None,
+        before: Before = None,
         status: Annotated[JourneyStatus | None, strawberry.argument(description="Only this status.")] = None,
         visibility: Annotated[Visibility | None, strawberry.argument(description="Only this visibility.")] = None,
         category: Annotated[str | None, strawberry.argument(description="Only this category (exact match).")] = None,
@@ -92,11 +103,14 @@ class CatalogQuery:
             list_name="adminJourneys",
             first=first,
             after=after,
+            last=last,
+            before=before,
             filter=reads.CatalogueFilter(
                 category=category,
                 search=search,
                 statuses=(status,) if status else (),
                 visibility=visibility,
+                live=False,
             ),
         )
 

@@ -10,10 +10,21 @@ they hold no variables), resolver and output completion are looked up, and Straw
 without a resolver of their own are read straight off the object (``getattr`` of their Python
 name — what Strawberry's default resolver does). Sub-plans of objects are compiled when a
 value of that type first arrives, so abstract fields and unused branches cost nothing.
+
+A Strawberry field with a resolver of its own and nothing around it (no field extensions or
+exception handlers) gets a :class:`DirectCall`: its function is called as Strawberry's
+per-call wrapper would call it — the object as ``self``/``root``/``parent``, a Strawberry
+``Info`` where it asks for one, the arguments converted to their Python values — with the
+conversion done once here when the arguments are literals whose Python values cannot be
+changed (scalars, enums), per call otherwise.
 """
 
 from __future__ import annotations
 
+import datetime
+import decimal
+import enum
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,9 +49,25 @@ from graphql import (
 from graphql.execution.collect_fields import FieldDetails, collect_fields, collect_subfields
 from graphql.execution.values import get_argument_values
 from graphql.language import Visitor
+from strawberry.types.arguments import convert_arguments
 
 STRAWBERRY_DEFINITION = "strawberry-definition"
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+# Python values a resolver cannot change in place: converted once, they may serve every request.
+_FROZEN = (
+    str,
+    int,
+    float,
+    bool,
+    enum.Enum,
+    datetime.date,
+    datetime.time,
+    datetime.timedelta,
+    uuid.UUID,
+    decimal.Decimal,
+)
+# What Strawberry's schema converter names the resolvers it wraps around a field's function.
+_STRAWBERRY_WRAPPERS = ("from_resolver.<locals>._resolver", "from_resolver.<locals>._async_resolver")
 
 
 class Unsupported(Exception):
@@ -62,6 +89,24 @@ class Output:
 
 
 @dataclass(eq=False)
+class DirectCall:
+    """How to call a Strawberry field's own function without Strawberry's per-call wrapper."""
+
+    function: Callable[..., Any]
+    field: Any  # the StrawberryField (for its Info)
+    info_class: type
+    pass_self: bool  # the object as the first positional argument
+    source_names: tuple[str, ...]  # keyword arguments that receive the object (root, parent)
+    info_name: str | None  # the keyword argument that receives the Info, if any
+    arguments: dict[str, Any] | None  # converted once; None when converted per call
+    convert: Callable[[dict[str, Any], Any], dict[str, Any]]  # GraphQL arguments -> Python ones
+    pathless: bool = False  # a call needs no resolve info (so no path): no Info asked for, no conversion
+    # ``function(source)`` is the whole call: a method of the object taking nothing else (the
+    # fields that read their value off the object's row when asked for, say).
+    bare: bool = False
+
+
+@dataclass(eq=False)
 class FieldPlan:
     key: str
     name: str
@@ -73,6 +118,7 @@ class FieldPlan:
     arguments: dict[str, Any] | None  # coerced once; None when they depend on variables
     output: Output
     typename: bool = False  # the `__typename` meta field
+    direct: DirectCall | None = None  # the field's function, called without Strawberry's wrapper
 
     @property
     def parent(self) -> str:
@@ -136,6 +182,7 @@ class Compiler:
         self.variables = executor.variable_values
         self.operation = executor.operation
         self.hide_suggestions = executor.hide_suggestions
+        self.strawberry = getattr(self.schema, "_strawberry_schema", None)
 
     def root(self) -> ObjectPlan:
         root_type = self.schema.get_root_type(self.operation.operation)
@@ -174,6 +221,7 @@ class Compiler:
                 continue  # graphql-core skips it too (validation has refused such documents)
             strawberry_field = (definition.extensions or {}).get(STRAWBERRY_DEFINITION)
             basic = getattr(definition.resolve, "_is_default", False) and strawberry_field is not None
+            arguments = self._static_arguments(definition, details[0])
             fields.append(
                 FieldPlan(
                     key=key,
@@ -183,11 +231,63 @@ class Compiler:
                     details=details,
                     nodes=[d.node for d in details],
                     attribute=strawberry_field.python_name if basic and strawberry_field is not None else None,
-                    arguments=self._static_arguments(definition, details[0]),
+                    arguments=arguments,
                     output=output_for(definition.type, details),
+                    direct=None if basic else self._direct(definition, strawberry_field, arguments),
                 )
             )
         return ObjectPlan(parent, fields)
+
+    def _direct(
+        self, definition: GraphQLField, strawberry_field: Any, arguments: dict[str, Any] | None
+    ) -> DirectCall | None:
+        """The field's own function and how to call it, when nothing but Strawberry's wrapper
+        stands between graphql-core and it (see the module docstring); None otherwise."""
+        resolver = getattr(strawberry_field, "base_resolver", None)
+        wrapper = getattr(definition.resolve, "__qualname__", "")
+        converter = getattr(self.strawberry, "schema_converter", None)
+        handlers = getattr(converter, "_get_field_exception_handlers", None)
+        if (
+            resolver is None
+            or converter is None
+            or handlers is None
+            or strawberry_field.extensions
+            or handlers(strawberry_field)
+            or not wrapper.endswith(_STRAWBERRY_WRAPPERS)
+            or not callable(resolver.wrapped_func)
+        ):
+            return None
+        config = self.strawberry.config  # type: ignore[union-attr]
+        registry = converter.scalar_registry
+        field_arguments = strawberry_field.arguments
+
+        def convert(values: dict[str, Any], info: Any) -> dict[str, Any]:
+            return convert_arguments(values, field_arguments, scalar_registry=registry, config=config, info=info)
+
+        converted: dict[str, Any] | None = None
+        if arguments is not None:
+            once = convert(arguments, None)
+            if all(value is None or isinstance(value, _FROZEN) for value in once.values()):
+                converted = once
+        source_names = tuple(
+            parameter.name
+            for parameter in (resolver.parent_parameter, resolver.root_parameter)
+            if parameter is not None
+        )
+        info_parameter = resolver.info_parameter
+        pass_self = resolver.self_parameter is not None
+        return DirectCall(
+            function=resolver.wrapped_func,
+            field=strawberry_field,
+            info_class=config.info_class,
+            pass_self=pass_self,
+            source_names=source_names,
+            info_name=info_parameter.name if info_parameter is not None else None,
+            arguments=converted,
+            convert=convert,
+            pathless=info_parameter is None and converted is not None,
+            bare=info_parameter is None and converted == {} and pass_self and not source_names,
+        )
 
     def _static_arguments(self, definition: GraphQLField, details: FieldDetails) -> dict[str, Any] | None:
         node = details.node

@@ -7,8 +7,9 @@ errors are located and collected as graphql-core does (a nullable field turns nu
 non-null one nulls its nearest nullable ancestor, errors under an already nulled position
 are dropped), sibling fields' awaitables are gathered concurrently and cancelled when an
 error bubbles past them, and resolvers are called exactly as graphql-core calls them (with
-a resolve info, coerced arguments and middleware), so Strawberry's own resolver wrapping
-stays as it is. What the plan does not cover — mutations, subscriptions, introspection,
+a resolve info, coerced arguments and middleware) — or, for a Strawberry field whose function
+has nothing but Strawberry's wrapper around it, that function called as the wrapper would call
+it (plan.DirectCall). What the plan does not cover — mutations, subscriptions, introspection,
 ``@defer``/``@stream``, field middleware — runs through graphql-core unchanged.
 tests/test_execution_differential.py holds both paths to identical responses.
 """
@@ -27,6 +28,7 @@ from graphql.pyutils import Path, gather_with_cancel
 
 from app.graphql.execution.plan import (
     Compiler,
+    DirectCall,
     FieldPlan,
     ObjectPlan,
     Output,
@@ -140,17 +142,30 @@ class _Run:
             if fp.typename:
                 result[key] = typename
                 continue
-            field_path = Path(path, key, typename)
+            # A field's path is made only when something needs it: a resolve info, a value to
+            # complete below it, or an error. Most fields are leaves read off their object.
+            field_path = None
             try:
                 if fp.attribute is not None:
                     value = getattr(source, fp.attribute)
                 else:
-                    value = self.resolve(fp, source, field_path, parent)
+                    direct = fp.direct
+                    if direct is not None and direct.pathless:
+                        value = direct.function(source) if direct.bare else self.call(fp, direct, source, None, parent)
+                    else:
+                        field_path = Path(path, key, typename)
+                        value = self.resolve(fp, source, field_path, parent)
                     if is_awaitable(value):
                         result[key] = None  # keeps the response order; filled once awaited
                         pending = pending or []
+                        field_path = field_path or Path(path, key, typename)
                         pending.append((key, self.awaited(fp.output, fp, value, field_path)))
                         continue
+                leaf = fp.output.leaf
+                if leaf is not None and value is not None and not isinstance(value, Exception):
+                    result[key] = leaf(value)
+                    continue
+                field_path = field_path or Path(path, key, typename)
                 completed = self.complete(fp.output, fp, value, field_path)
                 if is_awaitable(completed):
                     result[key] = None
@@ -159,13 +174,16 @@ class _Run:
                     continue
                 result[key] = completed
             except Exception as exc:
-                result[key] = self.failed(fp.output, fp, exc, field_path)
+                result[key] = self.failed(fp.output, fp, exc, field_path or Path(path, key, typename))
         if pending is None:
             return result
         return _filled(result, pending)
 
     def resolve(self, fp: FieldPlan, source: Any, path: Path, parent: GraphQLObjectType) -> Any:
         executor = self.executor
+        direct = fp.direct
+        if direct is not None:
+            return self.call(fp, direct, source, path, parent)
         arguments = fp.arguments
         if arguments is None:
             details = fp.details[0]
@@ -179,6 +197,38 @@ class _Run:
         info = executor.build_resolve_info(fp.definition, fp.nodes, parent, path)
         resolve = fp.definition.resolve or executor.field_resolver
         return resolve(source, info, **arguments)
+
+    def call(self, fp: FieldPlan, direct: DirectCall, source: Any, path: Path | None, parent: GraphQLObjectType) -> Any:
+        """The field's function called as Strawberry's wrapper calls it (strawberry.schema.
+        schema_converter's get_arguments and get_result); ``path`` may be None when the call is
+        ``pathless`` (it needs no resolve info)."""
+        executor = self.executor
+        info = None
+        if not direct.pathless:
+            assert path is not None
+            raw = executor.build_resolve_info(fp.definition, fp.nodes, parent, path)
+            info = direct.info_class(_raw_info=raw, _field=direct.field)
+        if direct.arguments is not None:
+            kwargs = dict(direct.arguments)
+        else:
+            arguments = fp.arguments
+            if arguments is None:
+                details = fp.details[0]
+                arguments = get_argument_values(
+                    fp.definition,
+                    details.node,
+                    executor.variable_values,
+                    details.fragment_variable_values,
+                    executor.hide_suggestions,
+                )
+            kwargs = direct.convert(arguments, info)
+        for name in direct.source_names:
+            kwargs[name] = source
+        if direct.info_name is not None:
+            kwargs[direct.info_name] = info
+        if direct.pass_self:
+            return direct.function(source, **kwargs)
+        return direct.function(**kwargs)
 
     async def awaited(self, output: Output, fp: FieldPlan, value: Awaitable[Any], path: Path) -> Any:
         try:
@@ -254,7 +304,15 @@ class _Run:
         results: list[Any] = []
         pending: list[tuple[int, Awaitable[Any]]] | None = None
         is_awaitable = self.is_awaitable
+        leaf = item_output.leaf
         for index, item in enumerate(value):
+            if leaf is not None and item is not None and not isinstance(item, Exception) and not is_awaitable(item):
+                try:
+                    results.append(leaf(item))
+                    continue
+                except Exception as exc:
+                    results.append(self.failed(item_output, fp, exc, Path(path, index, None)))
+                    continue
             item_path = Path(path, index, None)
             try:
                 if is_awaitable(item):

@@ -1,16 +1,14 @@
-"""Admin mutations authoring onboardings: their fields, steps and classification forms."""
+"""Admin mutations authoring onboardings: their fields, steps and classification forms (the work
+they share with journeys: app/graphql/authoring.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.graphql.authoring import AuthoringMutations
 from app.graphql.context import Info
-from app.graphql.errors import require, write_payload
-from app.graphql.inputs import given_fields
 from app.graphql.onboarding.forms import ClassificationFormInput, form_input
 from app.graphql.onboarding.types import (
     OnboardingInput,
@@ -20,30 +18,22 @@ from app.graphql.onboarding.types import (
     OnboardingStepNode,
     OnboardingStepPayload,
 )
-from app.graphql.relay import local_id
-from app.onboarding import authoring
-from app.onboarding.models import Onboarding, OnboardingStep
+from app.graphql.versions import UpgradeInstancesPayload
+from app.onboarding import authoring, reads, upgrade
 
 OnboardingId = Annotated[strawberry.ID, strawberry.argument(description="The onboarding's id.")]
 StepId = Annotated[strawberry.ID, strawberry.argument(description="The onboarding step's id.")]
 
-
-async def _onboarding(info: Info, work: Callable[[AsyncSession], Awaitable[Onboarding]]) -> OnboardingPayload:
-    return await write_payload(
-        info,
-        work,
-        ok=lambda o: OnboardingPayload(onboarding=OnboardingNode.from_model(o), errors=[]),
-        failed=lambda errors: OnboardingPayload(onboarding=None, errors=errors),
-    )
-
-
-async def _step(info: Info, work: Callable[[AsyncSession], Awaitable[OnboardingStep]]) -> OnboardingStepPayload:
-    return await write_payload(
-        info,
-        work,
-        ok=lambda s: OnboardingStepPayload(step=OnboardingStepNode.from_model(s), errors=[]),
-        failed=lambda errors: OnboardingStepPayload(step=None, errors=errors),
-    )
+ONBOARDINGS: AuthoringMutations[OnboardingPayload, OnboardingStepPayload] = AuthoringMutations(
+    authoring=authoring.AUTHORING,
+    reads=reads.ONBOARDING_READS,
+    type_name="Onboarding",
+    item_type_name="OnboardingStep",
+    node=OnboardingNode.from_model,
+    item_node=OnboardingStepNode.from_model,
+    payload=lambda node, errors: OnboardingPayload(onboarding=node, errors=errors),
+    item_payload=lambda node, errors: OnboardingStepPayload(step=node, errors=errors),
+)
 
 
 @strawberry.type
@@ -52,11 +42,7 @@ class OnboardingAuthoringMutation:
     async def create_onboarding(
         self, info: Info, input: Annotated[OnboardingInput, strawberry.argument(description="Its fields.")]
     ) -> OnboardingPayload:
-        viewer = await info.context.admin()
-        values = authoring.OnboardingFields(**given_fields(input))
-        return await _onboarding(
-            info, lambda s: authoring.create_onboarding(s, tenant_id=viewer.tenant_id, values=values)
-        )
+        return await ONBOARDINGS.create(info, input)
 
     @strawberry.mutation(description="Admins: change the given fields of an onboarding.")
     async def update_onboarding(
@@ -65,37 +51,15 @@ class OnboardingAuthoringMutation:
         id: OnboardingId,
         input: Annotated[OnboardingInput, strawberry.argument(description="The fields to change.")],
     ) -> OnboardingPayload:
-        viewer = await info.context.admin()
-        key = local_id(id, "Onboarding")
-        values = authoring.OnboardingFields(**given_fields(input))
-        return await _onboarding(
-            info,
-            lambda s: authoring.update_onboarding(
-                s, tenant_id=viewer.tenant_id, onboarding_id=require(key, "Onboarding", "id"), values=values
-            ),
-        )
+        return await ONBOARDINGS.update(info, id, input)
 
     @strawberry.mutation(description="Admins: publish an onboarding (it needs at least one step).")
     async def publish_onboarding(self, info: Info, id: OnboardingId) -> OnboardingPayload:
-        viewer = await info.context.admin()
-        key = local_id(id, "Onboarding")
-        return await _onboarding(
-            info,
-            lambda s: authoring.publish_onboarding(
-                s, tenant_id=viewer.tenant_id, onboarding_id=require(key, "Onboarding", "id")
-            ),
-        )
+        return await ONBOARDINGS.publish(info, id)
 
     @strawberry.mutation(description="Admins: archive an onboarding; users no longer see it.")
     async def archive_onboarding(self, info: Info, id: OnboardingId) -> OnboardingPayload:
-        viewer = await info.context.admin()
-        key = local_id(id, "Onboarding")
-        return await _onboarding(
-            info,
-            lambda s: authoring.archive_onboarding(
-                s, tenant_id=viewer.tenant_id, onboarding_id=require(key, "Onboarding", "id")
-            ),
-        )
+        return await ONBOARDINGS.archive(info, id)
 
     @strawberry.mutation(description="Admins: append a step to an onboarding.")
     async def add_onboarding_step(
@@ -104,15 +68,7 @@ class OnboardingAuthoringMutation:
         onboarding_id: OnboardingId,
         input: Annotated[OnboardingStepInput, strawberry.argument(description="The step's fields.")],
     ) -> OnboardingStepPayload:
-        viewer = await info.context.admin()
-        key = local_id(onboarding_id, "Onboarding")
-        values = authoring.StepFields(**given_fields(input))
-        return await _step(
-            info,
-            lambda s: authoring.add_step(
-                s, tenant_id=viewer.tenant_id, onboarding_id=require(key, "Onboarding", "onboardingId"), values=values
-            ),
-        )
+        return await ONBOARDINGS.add_item(info, onboarding_id, input)
 
     @strawberry.mutation(description="Admins: change the given fields of an onboarding step.")
     async def update_onboarding_step(
@@ -121,26 +77,11 @@ class OnboardingAuthoringMutation:
         id: StepId,
         input: Annotated[OnboardingStepInput, strawberry.argument(description="The fields to change.")],
     ) -> OnboardingStepPayload:
-        viewer = await info.context.admin()
-        key = local_id(id, "OnboardingStep")
-        values = authoring.StepFields(**given_fields(input))
-        return await _step(
-            info,
-            lambda s: authoring.update_step(
-                s, tenant_id=viewer.tenant_id, step_id=require(key, "Onboarding step", "id"), values=values
-            ),
-        )
+        return await ONBOARDINGS.update_item(info, id, input)
 
     @strawberry.mutation(description="Admins: remove a step; later steps move up one.")
     async def remove_onboarding_step(self, info: Info, id: StepId) -> OnboardingStepPayload:
-        viewer = await info.context.admin()
-        key = local_id(id, "OnboardingStep")
-        return await _step(
-            info,
-            lambda s: authoring.remove_step(
-                s, tenant_id=viewer.tenant_id, step_id=require(key, "Onboarding step", "id")
-            ),
-        )
+        return await ONBOARDINGS.remove_item(info, id)
 
     @strawberry.mutation(description="Admins: set the order of an onboarding's steps (each listed exactly once).")
     async def reorder_onboarding_steps(
@@ -149,18 +90,7 @@ class OnboardingAuthoringMutation:
         onboarding_id: OnboardingId,
         step_ids: Annotated[list[strawberry.ID], strawberry.argument(description="Every step's id, in the new order.")],
     ) -> OnboardingPayload:
-        viewer = await info.context.admin()
-        key = local_id(onboarding_id, "Onboarding")
-        keys = [local_id(i, "OnboardingStep") for i in step_ids]
-        return await _onboarding(
-            info,
-            lambda s: authoring.reorder_steps(
-                s,
-                tenant_id=viewer.tenant_id,
-                onboarding_id=require(key, "Onboarding", "onboardingId"),
-                step_ids=[require(k, "Onboarding step", "stepIds") for k in keys],
-            ),
-        )
+        return await ONBOARDINGS.reorder_items(info, onboarding_id, step_ids)
 
     @strawberry.mutation(
         description="Admins: set (or, with no questions and no segments, remove) an onboarding's classification form."
@@ -172,11 +102,37 @@ class OnboardingAuthoringMutation:
         input: Annotated[ClassificationFormInput, strawberry.argument(description="The whole form.")],
     ) -> OnboardingPayload:
         viewer = await info.context.admin()
-        key = local_id(onboarding_id, "Onboarding")
+        key = ONBOARDINGS.key(onboarding_id)
         form = form_input(input)
-        return await _onboarding(
+        return await ONBOARDINGS.served(
             info,
             lambda s: authoring.set_classification_form(
-                s, tenant_id=viewer.tenant_id, onboarding_id=require(key, "Onboarding", "onboardingId"), form_input=form
+                s,
+                tenant_id=viewer.tenant_id,
+                onboarding_id=ONBOARDINGS.require(key, "onboardingId"),
+                form_input=form,
+            ),
+        )
+
+    @strawberry.mutation(
+        description=(
+            "Admins: move the onboarding's open (ACTIVE or SUSPENDED) journeys to its latest version: a run stays "
+            "on its step (matched by id), or, if that step was removed, goes to the first step it has not "
+            "completed; each moved run logs `upgraded` with {from, to}. Completed and abandoned runs never move."
+        )
+    )
+    async def upgrade_onboarding_journeys(
+        self,
+        info: Info,
+        onboarding_id: OnboardingId,
+        from_version: Annotated[
+            int | None, strawberry.argument(description="Only runs on this version (all older ones when omitted).")
+        ] = None,
+    ) -> UpgradeInstancesPayload:
+        return await ONBOARDINGS.upgrade(
+            info,
+            onboarding_id,
+            lambda s, tenant, key: upgrade.upgrade_onboarding_journeys(
+                s, tenant=tenant, onboarding_id=key, from_version=from_version
             ),
         )

@@ -1,5 +1,6 @@
 """Onboarding mutations: a user's run through an onboarding and its completion with the
-classification form; admins author onboardings, their steps and forms."""
+classification form (admins and API keys act on any user's: app/graphql/acting.py); admins
+author onboardings, their steps and forms."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Annotated
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.graphql import acting
+from app.graphql.acting import UserExternalId
 from app.graphql.context import Info
 from app.graphql.errors import UserError, require, write_payload
 from app.graphql.onboarding.forms import FormResponseInput, responses_of
@@ -57,43 +60,64 @@ def _completion_failed(errors: list[UserError]) -> CompleteOnboardingPayload:
 @strawberry.type
 class OnboardingMutation:
     @strawberry.mutation(
-        description="Start a published onboarding: ACTIVE at step 1. ALREADY_ACTIVE while an open run exists."
+        description=(
+            "Start a published onboarding: ACTIVE at step 1. ALREADY_ACTIVE while an open run exists. Admins and "
+            "API keys start it for `userExternalId`."
+        )
     )
     async def start_onboarding(
-        self, info: Info, onboarding_id: OnboardingId, metadata: LogMetadata = None
+        self,
+        info: Info,
+        onboarding_id: OnboardingId,
+        metadata: LogMetadata = None,
+        user_external_id: UserExternalId = None,
     ) -> OnboardingJourneyPayload:
         viewer = await info.context.viewer()
         key = local_id(onboarding_id, "Onboarding")
-        return await _run(
-            info,
-            lambda s: lifecycle.start_onboarding(
-                s,
+
+        async def work(session: AsyncSession) -> OnboardingJourney:
+            target = await acting.for_user(session, viewer, user_external_id)
+            onboarding = require(key, "Onboarding", "onboardingId")
+            return await lifecycle.start_onboarding(
+                session,
                 tenant_id=viewer.tenant_id,
-                user_id=viewer.user_id,
-                onboarding_id=require(key, "Onboarding", "onboardingId"),
+                user_id=target.user_id,
+                onboarding_id=onboarding,
                 metadata=json_argument(metadata),
-            ),
-        )
+            )
+
+        return await _run(info, work)
 
     @strawberry.mutation(
         description=(
             "Complete the current step (logged with the metadata) and move to the next; on the last step the "
-            "onboarding journey is COMPLETED and its XP awarded once. NOT_ACTIVE unless ACTIVE."
+            "onboarding journey is COMPLETED and its XP awarded once. NOT_ACTIVE unless ACTIVE. With "
+            "`expectedStep` a retry is safe: below the current step (or on a run completed at it) nothing "
+            "changes and the run is returned; ahead of it is STEP_MISMATCH."
         )
     )
     async def progress_onboarding(
-        self, info: Info, journey_id: JourneyId, metadata: LogMetadata = None
+        self,
+        info: Info,
+        journey_id: JourneyId,
+        metadata: LogMetadata = None,
+        expected_step: Annotated[
+            int | None,
+            strawberry.argument(description="The step the client saw as current (1-based); makes retries safe."),
+        ] = None,
     ) -> OnboardingJourneyPayload:
         viewer = await info.context.viewer()
         key = local_id(journey_id, "OnboardingJourney")
 
         async def work(session: AsyncSession) -> OnboardingJourney:
+            run_id = require(key, "Onboarding journey", "journeyId")
             done = await lifecycle.progress_onboarding(
                 session,
                 tenant=viewer.tenant,
-                user_id=viewer.user_id,
-                journey_id=require(key, "Onboarding journey", "journeyId"),
+                user_id=await acting.onboarding_run_owner(session, viewer, run_id),
+                journey_id=run_id,
                 metadata=json_argument(metadata),
+                expected_step=expected_step,
             )
             return done.journey
 
@@ -111,17 +135,19 @@ class OnboardingMutation:
     ) -> OnboardingJourneyPayload:
         viewer = await info.context.viewer()
         key = local_id(journey_id, "OnboardingJourney")
-        return await _run(
-            info,
-            lambda s: lifecycle.log_onboarding_step(
-                s,
+
+        async def work(session: AsyncSession) -> OnboardingJourney:
+            run_id = require(key, "Onboarding journey", "journeyId")
+            return await lifecycle.log_onboarding_step(
+                session,
                 tenant_id=viewer.tenant_id,
-                user_id=viewer.user_id,
-                journey_id=require(key, "Onboarding journey", "journeyId"),
+                user_id=await acting.onboarding_run_owner(session, viewer, run_id),
+                journey_id=run_id,
                 action=action,
                 metadata=json_argument(metadata),
-            ),
-        )
+            )
+
+        return await _run(info, work)
 
     @strawberry.mutation(description="Pause an ACTIVE onboarding journey (NOT_ACTIVE otherwise).")
     async def suspend_onboarding(
@@ -145,7 +171,8 @@ class OnboardingMutation:
         description=(
             "Answer an onboarding's form, in one transaction: store the answers and classification (latest wins, "
             "history kept), complete the viewer's onboarding journey for it, award its XP once and start the "
-            "recommended journeys not already open. A retry returns the stored result and changes nothing."
+            "recommended journeys not already open. A retry returns the stored result and changes nothing. "
+            "Admins and API keys complete it for `userExternalId`."
         )
     )
     async def complete_onboarding(
@@ -156,22 +183,29 @@ class OnboardingMutation:
         start_recommended: Annotated[
             bool, strawberry.argument(description="Whether to start the recommended journeys.")
         ] = True,
+        user_external_id: UserExternalId = None,
     ) -> CompleteOnboardingPayload:
         viewer = await info.context.viewer()
         key = local_id(onboarding_id, "Onboarding")
         answers = responses_of(responses)
-        return await write_payload(
-            info,
-            lambda s: completion.complete_onboarding(
-                s,
+
+        async def work(session: AsyncSession) -> completion.CompletionResult:
+            target = await acting.for_user(session, viewer, user_external_id)
+            onboarding = require(key, "Onboarding", "onboardingId")
+            return await completion.complete_onboarding(
+                session,
                 tenant=viewer.tenant,
-                user_id=viewer.user_id,
-                onboarding_id=require(key, "Onboarding", "onboardingId"),
+                user_id=target.user_id,
+                onboarding_id=onboarding,
                 responses=answers,
                 start_recommended=start_recommended,
-                token_timezone=viewer.token_timezone,
-                user_timezone=viewer.user.timezone,
-            ),
+                token_timezone=target.token_timezone,
+                user_timezone=target.user_timezone,
+            )
+
+        return await write_payload(
+            info,
+            work,
             ok=_completed,
             failed=_completion_failed,
         )
@@ -182,13 +216,15 @@ async def _transition(
 ) -> OnboardingJourneyPayload:
     viewer = await info.context.viewer()
     key = local_id(journey_id, "OnboardingJourney")
-    return await _run(
-        info,
-        lambda s: change(
-            s,
+
+    async def work(session: AsyncSession) -> OnboardingJourney:
+        run_id = require(key, "Onboarding journey", "journeyId")
+        return await change(
+            session,
             tenant_id=viewer.tenant_id,
-            user_id=viewer.user_id,
-            journey_id=require(key, "Onboarding journey", "journeyId"),
+            user_id=await acting.onboarding_run_owner(session, viewer, run_id),
+            journey_id=run_id,
             metadata=json_argument(metadata),
-        ),
-    )
+        )
+
+    return await _run(info, work)

@@ -20,7 +20,9 @@ from app.graphql.onboarding.types import (
     visible_onboarding,
     visible_onboarding_journey,
 )
-from app.graphql.relay import DEFAULT_PAGE_SIZE, Connection, PageRequest, local_id
+from app.graphql.progress.reports import ReportFrom, ReportTo
+from app.graphql.relay import DEFAULT_PAGE_SIZE, After, Before, Connection, First, Last, PageRequest, local_id
+from app.graphql.tenancy.users import UserExternalIdFilter, UserIdFilter, user_filter
 from app.onboarding import completion, reads, report
 from app.onboarding.classification import classify
 from app.onboarding.models import (
@@ -31,8 +33,6 @@ from app.onboarding.models import (
     OnboardingStatus,
 )
 
-First = Annotated[int, strawberry.argument(description="Page size, 1..100.")]
-After = Annotated[str | None, strawberry.argument(description="Cursor of the item to continue after.")]
 OnboardingId = Annotated[strawberry.ID, strawberry.argument(description="The onboarding's id.")]
 StatusFilter = Annotated[
     OnboardingJourneyStatus | None, strawberry.argument(description="Only onboarding journeys with this status.")
@@ -54,7 +54,14 @@ def _filter_key(value: strawberry.ID | None, type_name: str) -> uuid.UUID | None
 
 
 async def _onboardings(
-    info: Info, *, list_name: str, first: int, after: str | None, statuses: tuple[OnboardingStatus, ...]
+    info: Info,
+    *,
+    list_name: str,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    statuses: tuple[OnboardingStatus, ...],
 ) -> Connection[OnboardingNode]:
     viewer = await info.context.viewer()
     request = PageRequest(
@@ -63,6 +70,8 @@ async def _onboardings(
         list_name=list_name,
         first=first,
         after=after,
+        last=last,
+        before=before,
         filters={"statuses": [s.value for s in statuses]},
     )
     async with info.context.db.read() as session:
@@ -70,8 +79,7 @@ async def _onboardings(
             session,
             tenant_id=viewer.tenant_id,
             statuses=statuses,
-            first=request.first,
-            after=(request.after[0], request.after[1]) if request.after else None,
+            window=request.window,
         )
     return request.connection(page, key=_created_key, node=OnboardingNode.from_model)
 
@@ -80,8 +88,10 @@ async def _runs(
     info: Info,
     *,
     list_name: str,
-    first: int,
+    first: int | None,
     after: str | None,
+    last: int | None,
+    before: str | None,
     user_id: uuid.UUID | None,
     onboarding_id: uuid.UUID | None,
     status: OnboardingJourneyStatus | None,
@@ -95,6 +105,8 @@ async def _runs(
         list_name=list_name,
         first=first,
         after=after,
+        last=last,
+        before=before,
         filters={
             "user": str(user_id) if user_id else None,
             "onboarding": str(onboarding_id) if onboarding_id else None,
@@ -112,8 +124,7 @@ async def _runs(
             status=status,
             started_from=started_from,
             started_to=started_to,
-            first=request.first,
-            after=request.after,
+            window=request.window,
         )
     return request.connection(page, key=_started_key, node=OnboardingJourneyNode.from_model)
 
@@ -122,10 +133,21 @@ async def _runs(
 class OnboardingQuery:
     @strawberry.field(description="The tenant's published onboardings, newest first.")
     async def onboardings(
-        self, info: Info, first: First = DEFAULT_PAGE_SIZE, after: After = None
+        self,
+        info: Info,
+        first: First = DEFAULT_PAGE_SIZE,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[OnboardingNode]:
         return await _onboardings(
-            info, list_name="onboardings", first=first, after=after, statuses=(OnboardingStatus.PUBLISHED,)
+            info,
+            list_name="onboardings",
+            first=first,
+            after=after,
+            last=last,
+            before=before,
+            statuses=(OnboardingStatus.PUBLISHED,),
         )
 
     @strawberry.field(description="Admins: every onboarding of the tenant (optionally of one status), newest first.")
@@ -134,11 +156,21 @@ class OnboardingQuery:
         info: Info,
         first: First = DEFAULT_PAGE_SIZE,
         after: After = None,
+        last: Last = None,
+        before: Before = None,
         status: Annotated[OnboardingStatus | None, strawberry.argument(description="Only this status.")] = None,
     ) -> Connection[OnboardingNode]:
         await info.context.admin()
         statuses = (status,) if status else tuple(OnboardingStatus)
-        return await _onboardings(info, list_name="adminOnboardings", first=first, after=after, statuses=statuses)
+        return await _onboardings(
+            info,
+            list_name="adminOnboardings",
+            first=first,
+            after=after,
+            last=last,
+            before=before,
+            statuses=statuses,
+        )
 
     @strawberry.field(description="One onboarding: published ones for users, any for admins; else null.")
     async def onboarding(self, info: Info, id: OnboardingId) -> OnboardingNode | None:
@@ -162,6 +194,8 @@ class OnboardingQuery:
         info: Info,
         first: First = DEFAULT_PAGE_SIZE,
         after: After = None,
+        last: Last = None,
+        before: Before = None,
         status: StatusFilter = None,
         onboarding_id: Annotated[
             strawberry.ID | None, strawberry.argument(description="Only runs of this onboarding.")
@@ -173,6 +207,8 @@ class OnboardingQuery:
             list_name="myOnboardingJourneys",
             first=first,
             after=after,
+            last=last,
+            before=before,
             user_id=viewer.user_id,
             onboarding_id=_filter_key(onboarding_id, "Onboarding"),
             status=status,
@@ -184,12 +220,12 @@ class OnboardingQuery:
         info: Info,
         first: First = DEFAULT_PAGE_SIZE,
         after: After = None,
+        last: Last = None,
+        before: Before = None,
         onboarding_id: Annotated[
             strawberry.ID | None, strawberry.argument(description="Only runs of this onboarding.")
         ] = None,
-        user_id: Annotated[
-            strawberry.ID | None, strawberry.argument(description="Only this user's runs (their global id).")
-        ] = None,
+        user_id: UserIdFilter = None,
         status: StatusFilter = None,
         started_from: Annotated[
             datetime | None, strawberry.argument(description="Only runs started at or after this instant.")
@@ -197,14 +233,18 @@ class OnboardingQuery:
         started_to: Annotated[
             datetime | None, strawberry.argument(description="Only runs started before this instant.")
         ] = None,
+        user_external_id: UserExternalIdFilter = None,
     ) -> Connection[OnboardingJourneyNode]:
         await info.context.admin()
+        user_key = await user_filter(info, user_id=user_id, user_external_id=user_external_id)
         return await _runs(
             info,
             list_name="onboardingJourneys",
             first=first,
             after=after,
-            user_id=_filter_key(user_id, "User"),
+            last=last,
+            before=before,
+            user_id=user_key,
             onboarding_id=_filter_key(onboarding_id, "Onboarding"),
             status=status,
             started_from=started_from,
@@ -212,30 +252,32 @@ class OnboardingQuery:
         )
 
     @strawberry.field(
-        description="Admins: how users went through an onboarding, over the runs started in [from, to); null if unknown."
+        description=(
+            "Admins: how users went through an onboarding (every onboarding of the tenant when "
+            "onboardingId is null), over the runs started in [from, to); null if unknown."
+        )
     )
     async def onboarding_report(
         self,
         info: Info,
-        onboarding_id: OnboardingId,
-        from_: Annotated[
-            datetime | None,
-            strawberry.argument(name="from", description="Only runs started at or after this instant."),
+        onboarding_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="The onboarding's id; null reports the whole tenant (no steps)."),
         ] = None,
-        to: Annotated[
-            datetime | None, strawberry.argument(description="Only runs started before this instant.")
-        ] = None,
+        from_: ReportFrom = None,
+        to: ReportTo = None,
     ) -> OnboardingReport | None:
         viewer = await info.context.admin()
-        key = local_id(onboarding_id, "Onboarding")
-        if key is None:
+        key = None if onboarding_id is None else local_id(onboarding_id, "Onboarding")
+        if onboarding_id is not None and key is None:
             return None
         async with info.context.db.read() as session:
-            if await reads.get_onboarding(session, tenant_id=viewer.tenant_id, onboarding_id=key) is None:
+            try:
+                figures = await report.onboarding_report(
+                    session, tenant_id=viewer.tenant_id, onboarding_id=key, started_from=from_, started_to=to
+                )
+            except NotFound:
                 return None
-            figures = await report.onboarding_report(
-                session, tenant_id=viewer.tenant_id, onboarding_id=key, started_from=from_, started_to=to
-            )
         return OnboardingReport.from_report(figures)
 
     @strawberry.field(
@@ -259,7 +301,12 @@ class OnboardingQuery:
 
     @strawberry.field(description="The viewer's classifications, newest first (the first is `viewer.classification`).")
     async def my_classifications(
-        self, info: Info, first: First = DEFAULT_PAGE_SIZE, after: After = None
+        self,
+        info: Info,
+        first: First = DEFAULT_PAGE_SIZE,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[ClassificationType]:
         viewer = await info.context.viewer()
         request = PageRequest(
@@ -268,10 +315,12 @@ class OnboardingQuery:
             list_name=f"myClassifications:{viewer.user_id}",
             first=first,
             after=after,
+            last=last,
+            before=before,
             filters={},
         )
         async with info.context.db.read() as session:
             page = await completion.classification_history(
-                session, tenant_id=viewer.tenant_id, user_id=viewer.user_id, first=request.first, after=request.after
+                session, tenant_id=viewer.tenant_id, user_id=viewer.user_id, window=request.window
             )
         return request.connection(page, key=_created_key, node=ClassificationType.from_model)

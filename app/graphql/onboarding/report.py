@@ -1,10 +1,12 @@
-"""The onboarding report's GraphQL types (figures computed by app/onboarding/report.py)."""
+"""The onboarding report's GraphQL types (figures computed by app/onboarding/report.py; the figures
+shared with the journey report: app/graphql/progress/reports.py)."""
 
 from __future__ import annotations
 
 import strawberry
 
 from app.graphql.onboarding.types import OnboardingStepNode
+from app.graphql.progress.reports import RunReportFigures
 from app.onboarding.report import Report
 
 
@@ -19,28 +21,15 @@ class OnboardingStepFigures:
 
 
 @strawberry.type(description="How users went through an onboarding, over runs started in a period.")
-class OnboardingReport:
-    total: int = strawberry.field(description="Runs started in the period.")
-    active: int = strawberry.field(description="Of them, ACTIVE now.")
-    suspended: int = strawberry.field(description="Of them, SUSPENDED now.")
-    completed: int = strawberry.field(description="Of them, COMPLETED.")
-    abandoned: int = strawberry.field(description="Of them, ABANDONED.")
-    completion_rate: float = strawberry.field(description="completed / total (0 when there are none).")
-    median_seconds_to_complete: float | None = strawberry.field(
-        description="The median time from start to completion of the completed runs; null when none."
+class OnboardingReport(RunReportFigures):
+    steps: list[OnboardingStepFigures] = strawberry.field(
+        description="Per step of the onboarding's latest published version, in order; empty for the whole tenant."
     )
-    steps: list[OnboardingStepFigures] = strawberry.field(description="Per step, in order.")
 
     @classmethod
     def from_report(cls, report: Report) -> OnboardingReport:
-        return cls(
-            total=report.total,
-            active=report.active,
-            suspended=report.suspended,
-            completed=report.completed,
-            abandoned=report.abandoned,
-            completion_rate=report.completion_rate,
-            median_seconds_to_complete=report.median_seconds_to_complete,
+        return cls.figures_of(
+            report,
             steps=[
                 OnboardingStepFigures(
                     step=OnboardingStepNode.from_model(s.step),

@@ -1,111 +1,42 @@
-"""GraphQL types of onboarding: definitions with steps and a classification form, users'
-onboarding journeys with their logs, classifications and the admin report."""
+"""GraphQL types of onboarding: users' onboarding journeys with their logs, classifications and
+the payloads (onboardings themselves, their steps, drafts and versions: content.py)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from app.graphql.acting import ActorType
 from app.graphql.context import Info
 from app.graphql.errors import UserError
-from app.graphql.node import node_type
-from app.graphql.onboarding.forms import ClassificationForm, ClassificationResult, FormResponse
+from app.graphql.node import node_by_key, node_type
+from app.graphql.onboarding.content import OnboardingNode as OnboardingNode
+from app.graphql.onboarding.content import OnboardingStatusEnum as OnboardingStatusEnum
+from app.graphql.onboarding.content import OnboardingStepNode as OnboardingStepNode
+from app.graphql.onboarding.content import visible_onboarding as visible_onboarding
+from app.graphql.onboarding.forms import ClassificationResult, FormResponse
 from app.graphql.progress.types import JourneyInstanceNode
 from app.graphql.relay import Node, to_global_id
 from app.graphql.scalars import JSON
 from app.onboarding.classification import Outcome
 from app.onboarding.models import (
     Classification,
-    Onboarding,
     OnboardingJourney,
     OnboardingJourneyStatus,
     OnboardingLog,
-    OnboardingStatus,
-    OnboardingStep,
 )
 
-OnboardingStatusEnum = strawberry.enum(
-    OnboardingStatus,
-    name="OnboardingStatus",
-    description="DRAFT while authored, PUBLISHED for users, ARCHIVED when withdrawn.",
-)
+if TYPE_CHECKING:
+    from app.graphql.tenancy.users import UserNode
+
 OnboardingJourneyStatusEnum = strawberry.enum(
     OnboardingJourneyStatus,
     name="OnboardingJourneyStatus",
     description="ACTIVE while under way, SUSPENDED while paused, then COMPLETED or ABANDONED.",
 )
-
-
-@strawberry.type(name="OnboardingStep", description="One step of an onboarding.")
-class OnboardingStepNode(Node):
-    order: int = strawberry.field(description="1..n within the onboarding.")
-    name: str = strawberry.field(description="Short name.")
-    description: str = strawberry.field(description="What the step is about.")
-    metadata: JSON = strawberry.field(description="Free-form data for the frontend.")
-
-    @classmethod
-    def from_model(cls, step: OnboardingStep) -> OnboardingStepNode:
-        return cls(
-            id=to_global_id("OnboardingStep", step.id),
-            order=step.position,
-            name=step.name,
-            description=step.description,
-            metadata=JSON(step.metadata_),
-        )
-
-
-@strawberry.type(name="Onboarding", description="A step-by-step onboarding flow, optionally ending in a form.")
-class OnboardingNode(Node):
-    slug: str = strawberry.field(description="A tenant-unique, URL-friendly name.")
-    name: str = strawberry.field(description="Display name.")
-    description: str = strawberry.field(description="Longer description.")
-    status: OnboardingStatus = strawberry.field(description="Authoring status.")
-    xp_reward: int = strawberry.field(description="XP awarded once when a user completes it.")
-    created_at: datetime = strawberry.field(description="When it was created.")
-    published_at: datetime | None = strawberry.field(description="When it was last published.")
-    form: ClassificationForm | None = strawberry.field(description="Its classification form, if it has one.")
-    model: strawberry.Private[Onboarding]
-
-    @strawberry.field(description="The steps in order.")
-    async def steps(self, info: Info) -> list[OnboardingStepNode]:
-        steps = await info.context.loaders.steps_of_onboarding.load(self.model.id)
-        return [OnboardingStepNode.from_model(s) for s in steps]
-
-    @classmethod
-    def from_model(cls, onboarding: Onboarding) -> OnboardingNode:
-        return cls(
-            id=to_global_id("Onboarding", onboarding.id),
-            slug=onboarding.slug,
-            name=onboarding.name,
-            description=onboarding.description,
-            status=onboarding.status,
-            xp_reward=onboarding.xp_reward,
-            created_at=onboarding.created_at,
-            published_at=onboarding.published_at,
-            form=ClassificationForm.from_form(onboarding.form) if onboarding.form else None,
-            model=onboarding,
-        )
-
-
-async def visible_onboarding(info: Info, key: uuid.UUID) -> Onboarding | None:
-    """An onboarding the viewer may see: published for users, any for admins."""
-    return await info.context.visible(info.context.loaders.onboarding, key, published=OnboardingStatus.PUBLISHED)
-
-
-@node_type("Onboarding")
-async def onboarding_node(info: Info, key: uuid.UUID) -> OnboardingNode | None:
-    onboarding = await visible_onboarding(info, key)
-    return OnboardingNode.from_model(onboarding) if onboarding else None
-
-
-@node_type("OnboardingStep")
-async def onboarding_step_node(info: Info, key: uuid.UUID) -> OnboardingStepNode | None:
-    step = await info.context.loaders.onboarding_step.load(key)
-    if step is None or await visible_onboarding(info, step.onboarding_id) is None:
-        return None
-    return OnboardingStepNode.from_model(step)
 
 
 @strawberry.type(name="OnboardingProgress", description="How far an onboarding journey is.")
@@ -126,6 +57,7 @@ class OnboardingLogType:
     )
     metadata: JSON = strawberry.field(description="The metadata sent with it.")
     logged_at: datetime = strawberry.field(description="When it happened.")
+    actor: ActorType = strawberry.field(description="Who did it: the run's user, an admin or an API key.")
 
     @classmethod
     def from_model(cls, entry: OnboardingLog) -> OnboardingLogType:
@@ -136,6 +68,7 @@ class OnboardingLogType:
             action=entry.action,
             metadata=JSON(entry.metadata_),
             logged_at=entry.logged_at,
+            actor=ActorType.of(entry),
         )
 
 
@@ -143,6 +76,9 @@ class OnboardingLogType:
 class OnboardingJourneyNode(Node):
     user_id: strawberry.ID = strawberry.field(description="The global id of the user whose run it is.")
     current_step: int = strawberry.field(description="The order of the step the user is on.")
+    onboarding_version: int = strawberry.field(
+        description="The version of the onboarding this run follows: its steps, form and XP."
+    )
     status: OnboardingJourneyStatus = strawberry.field(description="ACTIVE, SUSPENDED, COMPLETED or ABANDONED.")
     started_at: datetime = strawberry.field(description="When it was started.")
     suspended_at: datetime | None = strawberry.field(description="When it was suspended, while it is.")
@@ -150,10 +86,16 @@ class OnboardingJourneyNode(Node):
     metadata: JSON = strawberry.field(description="The metadata sent when it was started.")
     model: strawberry.Private[OnboardingJourney]
 
-    @strawberry.field(description="The onboarding it is a run of.")
+    @strawberry.field(description="The user whose run it is.")
+    async def user(self, info: Info) -> Annotated[UserNode, strawberry.lazy("app.graphql.tenancy.users")]:
+        user: UserNode = await node_by_key(info, "User", self.model.user_id)
+        return user
+
+    @strawberry.field(description="The onboarding as the version this run follows has it.")
     async def onboarding(self, info: Info) -> OnboardingNode:
-        onboarding = await info.context.loaders.onboarding.load(self.model.onboarding_id)
-        assert onboarding is not None  # a run's onboarding is never deleted
+        key = (self.model.onboarding_id, self.model.onboarding_version)
+        onboarding = await info.context.loaders.onboarding_at.load(key)
+        assert onboarding is not None  # a run's version is never deleted
         return OnboardingNode.from_model(onboarding)
 
     @strawberry.field(description="The step the user is on (null if the onboarding has no step at that order now).")
@@ -183,6 +125,7 @@ class OnboardingJourneyNode(Node):
             id=to_global_id("OnboardingJourney", journey.id),
             user_id=to_global_id("User", journey.user_id),
             current_step=journey.current_step,
+            onboarding_version=journey.onboarding_version,
             status=journey.status,
             started_at=journey.started_at,
             suspended_at=journey.suspended_at,

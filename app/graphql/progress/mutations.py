@@ -1,4 +1,5 @@
-"""A user's progress mutations: start and move journey instances, start and complete events."""
+"""A user's progress mutations: start and move journey instances, start and complete events;
+admins and API keys make them on any user's runs (app/graphql/acting.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Annotated
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.graphql import acting
+from app.graphql.acting import UserExternalId
 from app.graphql.context import Info
 from app.graphql.errors import UserError, require, write_payload
 from app.graphql.progress.types import (
@@ -23,6 +26,7 @@ from app.graphql.scalars import JSON, LogMetadata, json_argument
 from app.modelbase import utcnow
 from app.progress import events, service
 from app.progress.models import JourneyInstance
+from app.progress.reads import EventState
 
 InstanceId = Annotated[strawberry.ID, strawberry.argument(description="The journey instance's id.")]
 JourneyEventId = Annotated[strawberry.ID, strawberry.argument(description="The journey event's id.")]
@@ -43,16 +47,18 @@ async def _transition(
 ) -> JourneyInstancePayload:
     viewer = await info.context.viewer()
     key = local_id(instance_id, "JourneyInstance")
-    return await _instance(
-        info,
-        lambda s: change(
-            s,
+
+    async def work(session: AsyncSession) -> JourneyInstance:
+        run_id = require(key, "Journey instance", "instanceId")
+        return await change(
+            session,
             tenant_id=viewer.tenant_id,
-            user_id=viewer.user_id,
-            instance_id=require(key, "Journey instance", "instanceId"),
+            user_id=await acting.journey_run_owner(session, viewer, run_id),
+            instance_id=run_id,
             metadata=json_argument(metadata),
-        ),
-    )
+        )
+
+    return await _instance(info, work)
 
 
 @strawberry.type
@@ -60,7 +66,8 @@ class ProgressMutation:
     @strawberry.mutation(
         description=(
             "Start a journey: a new ACTIVE instance whose day 0 is today in the first of `timezone`, the token's, "
-            "the user's, the tenant's, UTC. ALREADY_ACTIVE while an ACTIVE or SUSPENDED one exists."
+            "the user's, the tenant's, UTC. ALREADY_ACTIVE while an ACTIVE or SUSPENDED one exists. Admins and "
+            "API keys start it for `userExternalId`."
         )
     )
     async def start_journey(
@@ -71,22 +78,26 @@ class ProgressMutation:
             str | None, strawberry.argument(description="IANA timezone for the instance's local days.")
         ] = None,
         metadata: LogMetadata = None,
+        user_external_id: UserExternalId = None,
     ) -> JourneyInstancePayload:
         viewer = await info.context.viewer()
         key = local_id(journey_id, "Journey")
-        return await _instance(
-            info,
-            lambda s: service.start_journey(
-                s,
+
+        async def work(session: AsyncSession) -> JourneyInstance:
+            target = await acting.for_user(session, viewer, user_external_id)
+            journey = require(key, "Journey", "journeyId")
+            return await service.start_journey(
+                session,
                 viewer_tenant=viewer.tenant,
-                user_id=viewer.user_id,
-                journey_id=require(key, "Journey", "journeyId"),
+                user_id=target.user_id,
+                journey_id=journey,
                 timezone=timezone,
-                token_timezone=viewer.token_timezone,
-                user_timezone=viewer.user.timezone,
+                token_timezone=target.token_timezone,
+                user_timezone=target.user_timezone,
                 metadata=json_argument(metadata),
-            ),
-        )
+            )
+
+        return await _instance(info, work)
 
     @strawberry.mutation(description="Pause an ACTIVE journey instance (NOT_ACTIVE otherwise).")
     async def suspend_journey(
@@ -123,15 +134,20 @@ class ProgressMutation:
         viewer = await info.context.viewer()
         instance_key = local_id(instance_id, "JourneyInstance")
         event_key = local_id(journey_event_id, "JourneyEvent")
+
+        async def work(session: AsyncSession) -> EventState:
+            run_id = require(instance_key, "Journey instance", "instanceId")
+            return await events.start_event(
+                session,
+                tenant_id=viewer.tenant_id,
+                user_id=await acting.journey_run_owner(session, viewer, run_id),
+                instance_id=run_id,
+                journey_event_id=require(event_key, "Journey event", "journeyEventId"),
+            )
+
         return await write_payload(
             info,
-            lambda s: events.start_event(
-                s,
-                tenant_id=viewer.tenant_id,
-                user_id=viewer.user_id,
-                instance_id=require(instance_key, "Journey instance", "instanceId"),
-                journey_event_id=require(event_key, "Journey event", "journeyEventId"),
-            ),
+            work,
             ok=lambda state: EventInstancePayload(event_instance=EventInstanceNode.from_state(state), errors=[]),
             failed=lambda errors: EventInstancePayload(event_instance=None, errors=errors),
         )
@@ -148,16 +164,21 @@ class ProgressMutation:
         viewer = await info.context.viewer()
         instance_key = local_id(instance_id, "JourneyInstance")
         event_key = local_id(journey_event_id, "JourneyEvent")
-        return await write_payload(
-            info,
-            lambda s: events.complete_event(
-                s,
+
+        async def work(session: AsyncSession) -> events.CompleteEventResult:
+            run_id = require(instance_key, "Journey instance", "instanceId")
+            return await events.complete_event(
+                session,
                 tenant=viewer.tenant,
-                user_id=viewer.user_id,
-                instance_id=require(instance_key, "Journey instance", "instanceId"),
+                user_id=await acting.journey_run_owner(session, viewer, run_id),
+                instance_id=run_id,
                 journey_event_id=require(event_key, "Journey event", "journeyEventId"),
                 metadata=json_argument(metadata),
-            ),
+            )
+
+        return await write_payload(
+            info,
+            work,
             ok=_completed,
             failed=_complete_failed,
         )

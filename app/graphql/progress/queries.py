@@ -11,14 +11,13 @@ import strawberry
 from app.graphql.catalog.types import JourneyNode
 from app.graphql.context import Info
 from app.graphql.progress.types import (
-    After,
     EventInstanceNode,
-    First,
     JourneyInstanceNode,
     TodayJourneyGroup,
     visible_instance,
 )
-from app.graphql.relay import DEFAULT_PAGE_SIZE, Connection, PageRequest, local_id
+from app.graphql.relay import DEFAULT_PAGE_SIZE, After, Before, Connection, First, Last, PageRequest, local_id
+from app.graphql.tenancy.users import UserExternalIdFilter, UserIdFilter, user_filter
 from app.progress import reads, today
 from app.progress.clock import viewer_local_date
 from app.progress.models import InstanceStatus, JourneyInstance
@@ -35,8 +34,10 @@ async def _instances_page(
     info: Info,
     *,
     list_name: str,
-    first: int,
+    first: int | None,
     after: str | None,
+    last: int | None,
+    before: str | None,
     user_id: uuid.UUID | None,
     journey_id: uuid.UUID | None,
     status: InstanceStatus | None,
@@ -48,6 +49,8 @@ async def _instances_page(
         list_name=list_name,
         first=first,
         after=after,
+        last=last,
+        before=before,
         filters={
             "user": str(user_id) if user_id else None,
             "journey": str(journey_id) if journey_id else None,
@@ -61,8 +64,7 @@ async def _instances_page(
             user_id=user_id,
             journey_id=journey_id,
             status=status,
-            first=request.first,
-            after=request.after,
+            window=request.window,
         )
     return request.connection(page, key=_instance_key, node=JourneyInstanceNode.from_model)
 
@@ -71,7 +73,13 @@ async def _instances_page(
 class ProgressQuery:
     @strawberry.field(description="The viewer's journey instances, newest started first.")
     async def my_journeys(
-        self, info: Info, first: First = DEFAULT_PAGE_SIZE, after: After = None, status: StatusFilter = None
+        self,
+        info: Info,
+        first: First = DEFAULT_PAGE_SIZE,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        status: StatusFilter = None,
     ) -> Connection[JourneyInstanceNode]:
         viewer = await info.context.viewer()
         return await _instances_page(
@@ -79,6 +87,8 @@ class ProgressQuery:
             list_name="myJourneys",
             first=first,
             after=after,
+            last=last,
+            before=before,
             user_id=viewer.user_id,
             journey_id=None,
             status=status,
@@ -92,23 +102,26 @@ class ProgressQuery:
         info: Info,
         first: First = DEFAULT_PAGE_SIZE,
         after: After = None,
-        user_id: Annotated[
-            strawberry.ID | None, strawberry.argument(description="Only this user's (their global id).")
-        ] = None,
+        last: Last = None,
+        before: Before = None,
+        user_id: UserIdFilter = None,
         journey_id: Annotated[
             strawberry.ID | None, strawberry.argument(description="Only runs of this journey.")
         ] = None,
         status: StatusFilter = None,
+        user_external_id: UserExternalIdFilter = None,
     ) -> Connection[JourneyInstanceNode]:
         await info.context.admin()
         # An id of nothing matches nothing (an empty page), as an unknown id would.
-        user_key = (local_id(user_id, "User") or NOTHING) if user_id is not None else None
+        user_key = await user_filter(info, user_id=user_id, user_external_id=user_external_id)
         journey_key = (local_id(journey_id, "Journey") or NOTHING) if journey_id is not None else None
         return await _instances_page(
             info,
             list_name="journeyInstances",
             first=first,
             after=after,
+            last=last,
+            before=before,
             user_id=user_key,
             journey_id=journey_key,
             status=status,

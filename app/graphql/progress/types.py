@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from app.graphql.acting import ActorType
 from app.graphql.catalog.types import JourneyEventNode, JourneyNode
 from app.graphql.context import Info
 from app.graphql.errors import UserError
-from app.graphql.node import node_type
-from app.graphql.relay import DEFAULT_PAGE_SIZE, Connection, Node, PageRequest, to_global_id
+from app.graphql.node import node_by_key, node_type
+from app.graphql.relay import DEFAULT_PAGE_SIZE, After, Before, Connection, First, Last, Node, PageRequest, to_global_id
 from app.graphql.rewards.types import RewardNode
 from app.graphql.scalars import JSON
 from app.progress import reads
 from app.progress.models import EventStatus, InstanceStatus, JourneyLog
 from app.progress.reads import InstanceRow
+
+if TYPE_CHECKING:
+    from app.graphql.tenancy.users import UserNode
 
 InstanceStatusEnum = strawberry.enum(
     InstanceStatus,
@@ -30,32 +34,41 @@ EventStatusEnum = strawberry.enum(
     description="Where one event of a run is: NOT_STARTED, IN_PROGRESS or COMPLETED.",
 )
 
-First = Annotated[int, strawberry.argument(description="Page size, 1..100.")]
-After = Annotated[str | None, strawberry.argument(description="Cursor of the item to continue after.")]
-
 
 @strawberry.type(name="EventInstance", description="One event of a journey instance, with the user's status.")
 class EventInstanceNode(Node):
-    journey_event: JourneyEventNode = strawberry.field(description="The journey's event this is an instance of.")
-    position: int = strawberry.field(description="The event's position in the journey, 1..n.")
-    status: EventStatus = strawberry.field(description="NOT_STARTED, IN_PROGRESS or COMPLETED.")
-    scheduled_on: date | None = strawberry.field(
-        description="The local day it is scheduled on (shifted by suspensions); null when unscheduled."
-    )
-    started_at: datetime | None = strawberry.field(description="When it was started, if it was.")
-    completed_at: datetime | None = strawberry.field(description="When it was completed, if it was.")
+    """Each field reads the event's state when it is asked for (a page of runs serves many events,
+    most documents only their status)."""
+
+    state: strawberry.Private[reads.EventState]
+
+    @strawberry.field(description="The journey's event this is an instance of.")
+    def journey_event(self) -> JourneyEventNode:
+        return JourneyEventNode.from_model(self.state.journey_event)
+
+    @strawberry.field(description="The event's position in the journey, 1..n.")
+    def position(self) -> int:
+        return self.state.position
+
+    @strawberry.field(description="NOT_STARTED, IN_PROGRESS or COMPLETED.")
+    def status(self) -> EventStatus:
+        return self.state.status
+
+    @strawberry.field(description="The local day it is scheduled on (shifted by suspensions); null when unscheduled.")
+    def scheduled_on(self) -> date | None:
+        return self.state.scheduled_on
+
+    @strawberry.field(description="When it was started, if it was.")
+    def started_at(self) -> datetime | None:
+        return self.state.started_at
+
+    @strawberry.field(description="When it was completed, if it was.")
+    def completed_at(self) -> datetime | None:
+        return self.state.completed_at
 
     @classmethod
     def from_state(cls, state: reads.EventState) -> EventInstanceNode:
-        return cls(
-            id=to_global_id("EventInstance", state.id),
-            journey_event=JourneyEventNode.from_model(state.journey_event),
-            position=state.position,
-            status=state.status,
-            scheduled_on=state.scheduled_on,
-            started_at=state.started_at,
-            completed_at=state.completed_at,
-        )
+        return cls(id=to_global_id("EventInstance", state.id), state=state)
 
 
 @strawberry.type(name="JourneyProgress", description="How far a journey instance is.")
@@ -80,6 +93,7 @@ class JourneyLogType:
     metadata: JSON = strawberry.field(description="The metadata sent with the change.")
     logged_at: datetime = strawberry.field(description="When it happened.")
     event: JourneyLogEvent | None = strawberry.field(description="The event it is about, for event entries.")
+    actor: ActorType = strawberry.field(description="Who made the change: the run's user, an admin or an API key.")
 
     @classmethod
     def from_model(cls, entry: JourneyLog) -> JourneyLogType:
@@ -92,7 +106,13 @@ class JourneyLogType:
             if entry.journey_event_id is not None
             else None
         )
-        return cls(action=entry.action, metadata=JSON(entry.metadata_), logged_at=entry.logged_at, event=event)
+        return cls(
+            action=entry.action,
+            metadata=JSON(entry.metadata_),
+            logged_at=entry.logged_at,
+            event=event,
+            actor=ActorType.of(entry),
+        )
 
 
 def _log_key(entry: JourneyLog) -> tuple[object, ...]:
@@ -106,6 +126,9 @@ def _event_key(state: reads.EventState) -> tuple[object, ...]:
 @strawberry.type(name="JourneyInstance", description="One user's run through a journey.")
 class JourneyInstanceNode(Node):
     status: InstanceStatus = strawberry.field(description="ACTIVE, SUSPENDED, COMPLETED or ABANDONED.")
+    journey_version: int = strawberry.field(
+        description="The version of the journey this run follows: its events, schedule and XP."
+    )
     user_id: strawberry.ID = strawberry.field(description="The global id of the user whose run it is.")
     started_at: datetime = strawberry.field(description="When it was started.")
     started_on: date = strawberry.field(description="The local day it was started on: day 0 of its schedule.")
@@ -115,10 +138,15 @@ class JourneyInstanceNode(Node):
     metadata: JSON = strawberry.field(description="The metadata sent when it was started.")
     model: strawberry.Private[InstanceRow]
 
-    @strawberry.field(description="The journey it is a run of.")
+    @strawberry.field(description="The user whose run it is.")
+    async def user(self, info: Info) -> Annotated[UserNode, strawberry.lazy("app.graphql.tenancy.users")]:
+        user: UserNode = await node_by_key(info, "User", self.model.user_id)
+        return user
+
+    @strawberry.field(description="The journey as the version this run follows has it.")
     async def journey(self, info: Info) -> JourneyNode:
-        journey = await info.context.loaders.journey.load(self.model.journey_id)
-        assert journey is not None  # an instance's journey is never deleted
+        journey = await info.context.loaders.journey_at.load((self.model.journey_id, self.model.journey_version))
+        assert journey is not None  # a run's version is never deleted
         return JourneyNode.from_model(journey)
 
     @strawberry.field(description="Events completed out of all the journey's events.")
@@ -134,6 +162,8 @@ class JourneyInstanceNode(Node):
         info: Info,
         first: First = DEFAULT_PAGE_SIZE,
         after: After = None,
+        last: Last = None,
+        before: Before = None,
         status: Annotated[EventStatus | None, strawberry.argument(description="Only events with this status.")] = None,
     ) -> Connection[EventInstanceNode]:
         viewer = await info.context.viewer()
@@ -143,15 +173,26 @@ class JourneyInstanceNode(Node):
             list_name="JourneyInstance.events",
             first=first,
             after=after,
+            last=last,
+            before=before,
             filters={"instance": str(self.model.id), "status": status.value if status else None},
         )
-        after_position = int(request.after[0]) if request.after else None
-        page = await info.context.loaders.instance_events.load((self.model.id, status, request.first, after_position))
-        return request.connection(page, key=_event_key, node=EventInstanceNode.from_state)
+        page = await info.context.loaders.instance_events.load((self.model.id, status, request.window))
+        return request.connection(
+            page,
+            key=_event_key,
+            node=EventInstanceNode.from_state,
+            count=lambda ctx: ctx.loaders.instance_event_count.load((self.model.id, status)),
+        )
 
     @strawberry.field(description="Its history, oldest first.")
     async def logs(
-        self, info: Info, first: First = DEFAULT_PAGE_SIZE, after: After = None
+        self,
+        info: Info,
+        first: First = DEFAULT_PAGE_SIZE,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[JourneyLogType]:
         viewer = await info.context.viewer()
         request = PageRequest(
@@ -160,11 +201,17 @@ class JourneyInstanceNode(Node):
             list_name="JourneyInstance.logs",
             first=first,
             after=after,
+            last=last,
+            before=before,
             filters={"instance": str(self.model.id)},
         )
-        after_id = int(request.after[0]) if request.after else None
-        page = await info.context.loaders.instance_logs.load((self.model.id, request.first, after_id))
-        return request.connection(page, key=_log_key, node=JourneyLogType.from_model)
+        page = await info.context.loaders.instance_logs.load((self.model.id, request.window))
+        return request.connection(
+            page,
+            key=_log_key,
+            node=JourneyLogType.from_model,
+            count=lambda ctx: ctx.loaders.instance_log_count.load(self.model.id),
+        )
 
     @classmethod
     def from_model(cls, instance: InstanceRow) -> JourneyInstanceNode:
@@ -172,6 +219,7 @@ class JourneyInstanceNode(Node):
         return cls(
             id=to_global_id("JourneyInstance", instance.id),
             status=instance.status,
+            journey_version=instance.journey_version,
             user_id=to_global_id("User", instance.user_id),
             started_at=instance.started_at,
             started_on=instance.started_on,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import AsyncGenerator
 from typing import Annotated
 
@@ -11,12 +10,12 @@ import strawberry
 
 from app.graphql.context import Info
 from app.graphql.realtime.types import RealtimeEvent
-from app.graphql.relay import bad_input, local_id
+from app.graphql.relay import bad_input
+from app.graphql.tenancy.users import UserExternalIdFilter, user_filter
 from app.metrics import SUBSCRIPTIONS_ACTIVE, observe_delivery
 from app.realtime.store import Channel, admin_channel, user_channel
 
 MAX_EVENT_ID = 2**63 - 1
-NOTHING = uuid.UUID(int=0)
 _EVENT_ID = re.compile(r"[0-9]{1,19}")
 
 After = Annotated[
@@ -94,15 +93,19 @@ class RealtimeSubscription:
         types: Types = None,
         user_id: Annotated[
             strawberry.ID | None,
-            strawberry.argument(description="Only this user's events (their global id)."),
+            strawberry.argument(
+                description="Only this user's events: their global id (`User.id`) or their UUID (an event's `userId`)."
+            ),
         ] = None,
+        user_external_id: UserExternalIdFilter = None,
     ) -> AsyncGenerator[RealtimeEvent, None]:
         viewer = await info.context.admin()
         cursor = parse_after(after)
         channel = admin_channel(viewer.tenant_id)
-        if user_id is not None:
+        # An id of nothing matches nothing, as an unknown user's would.
+        user_key = await user_filter(info, user_id=user_id, user_external_id=user_external_id, raw_ids=True)
+        if user_key is not None:
             # A user's events in the tenant are exactly their channel's: same ids, same order, fewer reads.
-            # An id of nothing matches nothing, as an unknown user's would.
-            channel = user_channel(viewer.tenant_id, local_id(user_id, "User") or NOTHING)
+            channel = user_channel(viewer.tenant_id, user_key)
         async for event in deliver(info, channel, cursor, types):
             yield event

@@ -7,13 +7,11 @@ from typing import Annotated
 import strawberry
 
 from app.graphql.context import Info
-from app.graphql.relay import DEFAULT_PAGE_SIZE, Connection, PageRequest
+from app.graphql.relay import DEFAULT_PAGE_SIZE, After, Before, Connection, First, Last, PageRequest
 from app.graphql.resources import resource_id_in
 from app.graphql.rewards.types import RewardNode, XpSummaryType
 from app.rewards import reads
 
-First = Annotated[int, strawberry.argument(description="Page size, 1..100.")]
-After = Annotated[str | None, strawberry.argument(description="Cursor of the item to continue after.")]
 ResourceType = Annotated[
     str | None, strawberry.argument(description="Only this resource type, e.g. `journey` or `onboarding`.")
 ]
@@ -62,6 +60,8 @@ class RewardsQuery:
         info: Info,
         first: First = DEFAULT_PAGE_SIZE,
         after: After = None,
+        last: Last = None,
+        before: Before = None,
         resource_type: ResourceType = None,
         resource_id: ResourceId = None,
     ) -> Connection[RewardNode]:
@@ -73,6 +73,8 @@ class RewardsQuery:
             list_name="myRewards",
             first=first,
             after=after,
+            last=last,
+            before=before,
             filters={"resourceType": resource_type, "resourceId": stored_id},
         )
         async with info.context.db.read() as session:
@@ -82,7 +84,6 @@ class RewardsQuery:
                 user_id=viewer.user_id,
                 resource_type=resource_type,
                 resource_id=stored_id,
-                first=request.first,
-                after=request.after,
+                window=request.window,
             )
         return request.connection(page, key=_reward_key, node=RewardNode.from_state)

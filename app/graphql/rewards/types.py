@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
 
 import strawberry
 
 from app.graphql.context import Info
 from app.graphql.errors import UserError
 from app.graphql.node import node_type
-from app.graphql.relay import DEFAULT_PAGE_SIZE, Connection, Node, PageRequest, to_global_id
+from app.graphql.relay import DEFAULT_PAGE_SIZE, After, Before, Connection, First, Last, Node, PageRequest, to_global_id
 from app.graphql.resources import resource_id_out
 from app.rewards import reads
 from app.rewards.models import Reward, XpEntry
@@ -97,7 +96,9 @@ def _entry_key(entry: XpEntry) -> tuple[object, ...]:
     return (entry.created_at, entry.id)
 
 
-@strawberry.type(name="XpSummary", description="The viewer's XP and level, overall or within one resource.")
+@strawberry.type(
+    name="XpSummary", description="A user's XP and level (in `myXp`, the viewer's), overall or within one resource."
+)
 class XpSummaryType:
     balance: int = strawberry.field(description="Total XP (within the filter, if one was given).")
     level: int = strawberry.field(description="The level that balance reaches under the tenant's thresholds.")
@@ -107,32 +108,38 @@ class XpSummaryType:
     )
     resource_type: strawberry.Private[str | None]
     stored_resource_id: strawberry.Private[str | None]
+    # Whose XP (`User.xp`); None: the viewer's.
+    user_key: strawberry.Private[uuid.UUID | None] = None
 
     @strawberry.field(description="The XP entries (within the filter), newest first.")
     async def history(
         self,
         info: Info,
-        first: Annotated[int, strawberry.argument(description="Page size, 1..100.")] = DEFAULT_PAGE_SIZE,
-        after: Annotated[str | None, strawberry.argument(description="Cursor of the entry to continue after.")] = None,
+        first: First = DEFAULT_PAGE_SIZE,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[XpEntryType]:
         viewer = await info.context.viewer()
+        user_id = self.user_key or viewer.user_id
         request = PageRequest(
             info.context.cursors,
             tenant_id=viewer.tenant_id,
-            list_name=f"xpHistory:{viewer.user_id}",
+            list_name=f"xpHistory:{user_id}",
             first=first,
             after=after,
+            last=last,
+            before=before,
             filters={"resourceType": self.resource_type, "resourceId": self.stored_resource_id},
         )
         async with info.context.db.read() as session:
             page = await reads.xp_history(
                 session,
                 tenant_id=viewer.tenant_id,
-                user_id=viewer.user_id,
+                user_id=user_id,
                 resource_type=self.resource_type,
                 resource_id=self.stored_resource_id,
-                first=request.first,
-                after=request.after,
+                window=request.window,
             )
         return request.connection(page, key=_entry_key, node=XpEntryType.from_model)
 

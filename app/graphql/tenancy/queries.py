@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import strawberry
 from sqlmodel import col, select
 
 from app.graphql.context import Info
-from app.graphql.relay import DEFAULT_PAGE_SIZE, Connection, PageRequest
+from app.graphql.relay import DEFAULT_PAGE_SIZE, After, Before, Connection, First, Last, PageRequest
 from app.graphql.tenancy.types import ApiKeyNode, ViewerType
 from app.pagination import fetch_page
 from app.tenancy.models import ApiKey
@@ -26,8 +24,10 @@ class TenancyQuery:
     async def api_keys(
         self,
         info: Info,
-        first: Annotated[int, strawberry.argument(description="Page size, 1..100.")] = DEFAULT_PAGE_SIZE,
-        after: Annotated[str | None, strawberry.argument(description="Cursor to continue after.")] = None,
+        first: First = DEFAULT_PAGE_SIZE,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[ApiKeyNode]:
         viewer = await info.context.admin()
         request = PageRequest(
@@ -36,6 +36,8 @@ class TenancyQuery:
             list_name="apiKeys",
             first=first,
             after=after,
+            last=last,
+            before=before,
             filters={},
         )
         async with info.context.db.read() as session:
@@ -43,8 +45,7 @@ class TenancyQuery:
                 session,
                 select(ApiKey).where(col(ApiKey.tenant_id) == viewer.tenant_id),
                 keys=API_KEY_ORDER,
-                after=request.after,
-                first=request.first,
+                window=request.window,
                 descending=True,
             )
         return request.connection(page, key=lambda k: (k.created_at, k.id), node=ApiKeyNode.from_model)

@@ -1,0 +1,1 @@
+"""Outbound webhooks: endpoints, signed deliveries of the event store (SPEC §17)."""
