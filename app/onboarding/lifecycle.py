@@ -37,7 +37,7 @@ from app.rewards.service import AwardResult, award_xp
 from app.tenancy.actors import actor_of
 from app.tenancy.models import Tenant
 from app.tenancy.service import lock_user
-from app.versions.runs import insert_open_run, lock_run
+from app.versions.runs import insert_open_run, lock_run, run_owner
 
 XP_RESOURCE_TYPE = "onboarding"
 MAX_ACTION = 64
@@ -191,14 +191,14 @@ async def journey_for(
 
 async def journey_owner(session: AsyncSession, *, tenant_id: uuid.UUID, journey_id: uuid.UUID) -> uuid.UUID:
     """Whose run of the tenant this is (an admin acts on any); NotFound on ``journeyId`` otherwise."""
-    owner = await session.scalar(
-        select(OnboardingJourney.user_id).where(
-            col(OnboardingJourney.id) == journey_id, col(OnboardingJourney.tenant_id) == tenant_id
-        )
+    return await run_owner(
+        session,
+        OnboardingJourney,
+        tenant_id=tenant_id,
+        run_id=journey_id,
+        label="Onboarding journey",
+        field="journeyId",
     )
-    if owner is None:
-        raise NotFound("Onboarding journey", field=["journeyId"])
-    return owner
 
 
 async def complete_run(

@@ -12,7 +12,6 @@ import uuid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 from app.catalog.reads import EventRow, get_journey
 from app.errors import DomainError, ErrorCode, NotFound
@@ -28,7 +27,7 @@ from app.progress.models import (
 from app.realtime.outbox import EventType, record_event
 from app.tenancy.actors import actor_of
 from app.tenancy.models import Tenant
-from app.versions.runs import insert_open_run, lock_run
+from app.versions.runs import insert_open_run, lock_run, run_owner
 
 MAX_METADATA_BYTES = 16 * 1024
 XP_RESOURCE_TYPE = "journey"
@@ -149,14 +148,9 @@ async def instance_for(
 
 async def instance_owner(session: AsyncSession, *, tenant_id: uuid.UUID, instance_id: uuid.UUID) -> uuid.UUID:
     """Whose run of the tenant this is (an admin acts on any); NotFound on ``instanceId`` otherwise."""
-    owner = await session.scalar(
-        select(JourneyInstance.user_id).where(
-            col(JourneyInstance.id) == instance_id, col(JourneyInstance.tenant_id) == tenant_id
-        )
+    return await run_owner(
+        session, JourneyInstance, tenant_id=tenant_id, run_id=instance_id, label="Journey instance", field="instanceId"
     )
-    if owner is None:
-        raise NotFound("Journey instance", field=["instanceId"])
-    return owner
 
 
 async def suspend_journey(

@@ -56,3 +56,15 @@ async def lock_run(
     if found is None:
         raise NotFound(label, field=[field])
     return found
+
+
+async def run_owner(
+    session: AsyncSession, model: Any, *, tenant_id: uuid.UUID, run_id: uuid.UUID, label: str, field: str
+) -> uuid.UUID:
+    """Whose run of the tenant this is (an admin or API key acts on any); NotFound otherwise."""
+    owner: uuid.UUID | None = await session.scalar(
+        select(model.user_id).where(col(model.id) == run_id, col(model.tenant_id) == tenant_id)
+    )
+    if owner is None:
+        raise NotFound(label, field=[field])
+    return owner
