@@ -34,8 +34,8 @@ log = logging.getLogger("app.db")
 
 AUTOCOMMIT = "AUTOCOMMIT"
 # session.info keys: how to reconnect while the first statement is unproven; reads-only mode.
-_RETRY = "gate.retry"
-_READING = "gate.reading"
+RETRY = "gate.retry"
+READING = "gate.reading"
 
 
 def disconnected(exc: BaseException) -> bool:
@@ -73,7 +73,7 @@ class RetryingSession(Session):
         except DBAPIError as exc:
             # Armed until the first statement on the connection is done, and disarmed by any
             # flush: a retry after a flush would roll the flushed rows back.
-            reconnect = self.info.pop(_RETRY, None)
+            reconnect = self.info.pop(RETRY, None)
             if reconnect is None or not disconnected(exc):
                 raise
             log.info("a pooled connection was dead; retrying the first statement on a fresh one")
@@ -81,7 +81,7 @@ class RetryingSession(Session):
             reconnect()
             return run(*args, **kwargs)
         finally:
-            self.info.pop(_RETRY, None)
+            self.info.pop(RETRY, None)
 
 
 def _reconnect_by_itself() -> None:
@@ -94,14 +94,14 @@ def _arm_retry(session: Session, _transaction: SessionTransaction, connection: C
     # keeps one connection, so the gate arms its retry itself, once per checkout.
     # Begun by a flush (pending changes), the transaction is not retried.
     if not isinstance(session.bind, Connection) and not (session.new or session.dirty or session.deleted):
-        session.info[_RETRY] = _reconnect_by_itself
+        session.info[RETRY] = _reconnect_by_itself
 
 
 @event.listens_for(RetryingSession, "before_flush")
 def _no_flush_while_reading(session: Session, *_args: Any) -> None:
-    session.info.pop(_RETRY, None)
+    session.info.pop(RETRY, None)
     # Reads autocommit statement by statement: a flush there would not be one unit of work.
-    if session.info.get(_READING):
+    if session.info.get(READING):
         raise RuntimeError("changes are written through SessionGate.write(), never while reading")
 
 
@@ -138,7 +138,7 @@ class SessionGate:
         if self._session is None:
             self._connection = await self._engine.connect()
             self._session = self._factory(bind=self._connection)
-            self._session.info[_RETRY] = self._reconnect
+            self._session.info[RETRY] = self._reconnect
         session = self._session
         assert self._connection is not None
         if self._connection.invalidated:
@@ -148,7 +148,7 @@ class SessionGate:
                 await session.rollback()  # in autocommit, a transaction of SQLAlchemy's only
             await self._connection.execution_options(isolation_level=self._level(autocommit))
             self._autocommit = autocommit
-        session.info[_READING] = autocommit
+        session.info[READING] = autocommit
         return session
 
     def _level(self, autocommit: bool) -> str:

@@ -954,6 +954,10 @@ async def measure(
             script = scripts / f"{system}-{name}.lua"
             return await run_wrk(processes, args, servers[system], name, script, monitor, http, duration)
 
+        if args.profile:
+            await profile(processes, args, app, load)
+            return 0
+
         if args.warmup > 0:
             print(f"\nwarming up: {args.warmup:g} s of wrk per server and operation (not measured)")
             for name in OPERATIONS:
@@ -988,6 +992,20 @@ async def measure(
     return 0
 
 
+async def profile(processes: Processes, args: argparse.Namespace, app: Server, load: Any) -> None:
+    """py-spy under wrk on the app, one flame per operation (collapsed stacks, for reading the read path's cost)."""
+    directory = Path(args.profile)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in OPERATIONS:
+        await load("app", name, args.warmup or 1.0)
+        out = directory / f"{name}.txt"
+        argv = [str(Path(sys.executable).with_name("py-spy")), "record", "--format", "raw", "--rate", "500", "--nonblocking"]
+        spy = await processes.start([*argv, "-o", str(out), "--pid", str(app.pid), "--duration", f"{args.duration:g}"])
+        run = await load("app", name, args.duration)
+        await spy.wait()
+        print(f"[{name}] {run.rps:.0f} req/s under py-spy; stacks in {out}")
+
+
 def print_census(name: str, app: Census, floor: Census) -> None:
     print(f"\n[{name}]")
     for system, figures in (("app", app), ("floor", floor)):
@@ -1010,6 +1028,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--census", type=int, default=20, help="requests per operation counted on the wire (default 20)"
     )
+    parser.add_argument("--profile", metavar="DIR", help="instead of measuring, record py-spy stacks of the app per operation")
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.duration, args.warmup, args.census = 1, 2.0, 1.0, 5

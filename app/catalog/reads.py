@@ -27,6 +27,7 @@ from sqlmodel import select as orm_select
 
 from app.catalog.models import Journey, JourneyEvent, JourneyEventVersion, JourneyStatus, JourneyVersion, Visibility
 from app.catalog.versions import JOURNEYS as JOURNEYS_KIND
+from app.core_rows import fetch_rows
 from app.errors import DomainError, ErrorCode
 from app.pagination import Count, Page, Window, forward, keyset
 from app.versions.reads import (
@@ -220,7 +221,7 @@ async def list_journeys(
     for n, term in enumerate(terms):
         params[f"term{n}"] = _like_pattern(term)
     shape = (filter.live, len(filter.statuses), filter.visibility is not None, filter.category is not None, len(terms))
-    rows = (await session.execute(_catalogue_statement(*shape, window.shape), params | window.params())).all()
+    rows = await fetch_rows(session, _catalogue_statement(*shape, window.shape), params | window.params())
     return window.page(rows, count=Count(_catalogue_statement(*shape, None), params))
 
 

@@ -22,6 +22,7 @@ from sqlmodel import select as orm_select
 from app.catalog.models import JourneyEventVersion
 from app.catalog.reads import EVENT_COLUMNS, ids_param
 from app.catalog.reads import EVENT_VERSIONS as EVENTS
+from app.core_rows import fetch_rows
 from app.pagination import Count, Page, Window, forward, keyset
 from app.progress.models import EventInstance, EventStatus, InstanceStatus, JourneyInstance, JourneyLog
 
@@ -92,7 +93,7 @@ async def instances_by_ids(
     params: dict[str, Any] = {"tenant_id": tenant_id, "ids": list(ids)}
     if user_id is not None:
         params["user_id"] = user_id
-    result = await session.execute(_instances_statement(by_user=user_id is not None), params)
+    result = await fetch_rows(session, _instances_statement(by_user=user_id is not None), params)
     return {row.id: row for row in result}  # InstanceRow each
 
 
@@ -130,9 +131,7 @@ async def my_instances(
     params = {k: v for k, v in params.items() if v is not None}
     window = forward(window, first=first, after=after)
     shape = {"by_user": user_id is not None, "by_status": status is not None, "by_journey": journey_id is not None}
-    rows = (
-        await session.execute(_my_instances_statement(**shape, window=window.shape), params | window.params())
-    ).all()
+    rows = await fetch_rows(session, _my_instances_statement(**shape, window=window.shape), params | window.params())
     return window.page(rows, count=Count(_my_instances_statement(**shape, window=None), params))
 
 
@@ -222,7 +221,7 @@ async def instance_events(
         params |= window.params()
     query = _instance_events_statement(shape, window.shape if window else (False, False, False), paged=paged)
     grouped: dict[uuid.UUID, list[EventState]] = {i: [] for i in instance_ids}
-    for row in await session.execute(query, params):
+    for row in await fetch_rows(session, query, params):
         grouped[row.instance_id].append(
             state_of_row(row, instance_id=row.instance_id, started_on=row.started_on, shift_days=row.shift_days)
         )
@@ -252,7 +251,7 @@ async def instance_event_counts(
 ) -> dict[uuid.UUID, int]:
     """How many events (with this status) each run's event list holds, in one query."""
     params, shape = _events_filter(tenant_id, instance_ids, status)
-    rows = await session.execute(_event_counts_statement(shape), params)
+    rows = await fetch_rows(session, _event_counts_statement(shape), params)
     found: dict[uuid.UUID, int] = {i: n for i, n in rows}  # noqa: C416 (typed rows)
     return {i: found.get(i, 0) for i in instance_ids}
 
@@ -272,7 +271,7 @@ async def progress(
     session: AsyncSession, *, tenant_id: uuid.UUID, instance_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, Progress]:
     """Each run's completed and total events, in one query."""
-    rows = await session.execute(PROGRESS, {"tenant_id": tenant_id, "ids": list(instance_ids)})
+    rows = await fetch_rows(session, PROGRESS, {"tenant_id": tenant_id, "ids": list(instance_ids)})
     found = {i: Progress(completed_events=done, total_events=total) for i, total, done in rows}
     return {i: found.get(i, Progress(0, 0)) for i in instance_ids}
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.catalog.models import JourneyStatus, Visibility
 from app.catalog.reads import EVENT_COLUMNS, JOURNEY_VERSIONS, JOURNEYS, JourneyRow
 from app.catalog.reads import EVENT_VERSIONS as EVENTS
+from app.core_rows import fetch_rows
 from app.progress.models import EventStatus, InstanceStatus
 from app.progress.reads import (
     EVENT_ROW_COLUMNS,
@@ -136,7 +137,7 @@ async def today_events(
     ``local_date`` — scheduled ones due or overdue by position, then unscheduled ones by
     position. Future events and runs with nothing to do are left out. One query."""
     groups: list[TodayGroup] = []
-    result = await session.execute(TODAY, {"tenant_id": tenant_id, "user_id": user_id, "local_date": local_date})
+    result = await fetch_rows(session, TODAY, {"tenant_id": tenant_id, "user_id": user_id, "local_date": local_date})
     for row in result:
         if not groups or groups[-1].instance.id != row.i_id:
             groups.append(TodayGroup(instance=_instance(row), journey=_journey(row), events=[]))

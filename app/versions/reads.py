@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, Integer, Select, and_, any_, bindparam, ca
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core_rows import fetch_rows
 from app.pagination import Count, Page, Window, keyset
 from app.rawjson import raw_json
 from app.versions.kinds import VersionedKind
@@ -150,11 +151,11 @@ async def items_of_versions(
     grouped: dict[Key, list[Any]] = {key: [] for key in keys}
     pinned = [key for key in keys if key[1] > 0]
     if pinned:
-        for row in await session.execute(versions, {"tenant_id": tenant_id, **key_params(pinned)}):
+        for row in await fetch_rows(session, versions, {"tenant_id": tenant_id, **key_params(pinned)}):
             grouped[(getattr(row, kind.parent), row.item_version)].append(row)
     unpublished = [key[0] for key in keys if key[1] == 0]
     if unpublished:
-        for row in await session.execute(drafts, {"tenant_id": tenant_id, "ids": unpublished}):
+        for row in await fetch_rows(session, drafts, {"tenant_id": tenant_id, "ids": unpublished}):
             grouped[(getattr(row, kind.parent), 0)].append(row)
     return grouped
 
@@ -168,10 +169,12 @@ async def items_by_ids(
     drafts: Select[Any] | None,
 ) -> dict[uuid.UUID, Any]:
     """Items by id as in their latest version; with ``drafts``, those not published yet from the draft."""
-    found = {row.id: row for row in await session.execute(latest, {"tenant_id": tenant_id, "ids": list(ids)})}
+    found = {row.id: row for row in await fetch_rows(session, latest, {"tenant_id": tenant_id, "ids": list(ids)})}
     missing = [i for i in ids if i not in found]
     if drafts is not None and missing:
-        found.update({row.id: row for row in await session.execute(drafts, {"tenant_id": tenant_id, "ids": missing})})
+        found.update(
+            {row.id: row for row in await fetch_rows(session, drafts, {"tenant_id": tenant_id, "ids": missing})}
+        )
     return found
 
 
@@ -220,12 +223,12 @@ class ContentReads:
         self, session: AsyncSession, *, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, Any]:
         """Definitions by id as served now (their latest version)."""
-        result = await session.execute(self._latest, {"tenant_id": tenant_id, "ids": list(ids)})
+        result = await fetch_rows(session, self._latest, {"tenant_id": tenant_id, "ids": list(ids)})
         return {row.id: row for row in result}
 
     async def pinned(self, session: AsyncSession, *, tenant_id: uuid.UUID, keys: Sequence[Key]) -> dict[Key, Any]:
         """Definitions as they are in these (id, version) pairs."""
-        result = await session.execute(self._pinned, {"tenant_id": tenant_id, **key_params(keys)})
+        result = await fetch_rows(session, self._pinned, {"tenant_id": tenant_id, **key_params(keys)})
         return {(row.id, row.version): row for row in result}
 
     async def items(self, session: AsyncSession, *, tenant_id: uuid.UUID, keys: Sequence[Key]) -> dict[Key, list[Any]]:
@@ -251,7 +254,7 @@ class ContentReads:
         self, session: AsyncSession, *, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, Any]:
         """The drafts of these definitions, each with ``differs`` (from the latest version)."""
-        result = await session.execute(self._drafts, {"tenant_id": tenant_id, "ids": list(ids)})
+        result = await fetch_rows(session, self._drafts, {"tenant_id": tenant_id, "ids": list(ids)})
         return {row.id: row for row in result}
 
     async def versions(
@@ -259,5 +262,5 @@ class ContentReads:
     ) -> Page[Any]:
         """A page of a definition's versions, newest first."""
         params: dict[str, Any] = {"tenant_id": tenant_id, "definition_id": definition_id}
-        rows = (await session.execute(self._versions[window.shape], params | window.params())).all()
+        rows = await fetch_rows(session, self._versions[window.shape], params | window.params())
         return window.page(rows, count=Count(self._all_versions, params))
