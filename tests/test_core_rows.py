@@ -36,11 +36,17 @@ ROWS = (
     .where(column("n", Integer) >= bindparam("least"))
     .order_by(column("n", Integer))
 )
-EXPANDING = select(column("n", Integer)).select_from(
-    values(column("n", Integer), name="numbers").data([(1,), (2,)])
-).where(column("n", Integer).in_(bindparam("ns", expanding=True)))
-TENANTS = select(func.count().label("n")).select_from(Tenant.__table__).where(  # type: ignore[attr-defined]
-    Tenant.__table__.c.slug == bindparam("slug")  # type: ignore[attr-defined]
+EXPANDING = (
+    select(column("n", Integer))
+    .select_from(values(column("n", Integer), name="numbers").data([(1,), (2,)]))
+    .where(column("n", Integer).in_(bindparam("ns", expanding=True)))
+)
+TENANTS = (
+    select(func.count().label("n"))
+    .select_from(Tenant.__table__)
+    .where(  # type: ignore[attr-defined]
+        Tenant.__table__.c.slug == bindparam("slug")  # type: ignore[attr-defined]
+    )
 )
 FAILING = select(cast(bindparam("digits", type_=String), Integer).label("number"))
 PARAMS: dict[str, Any] = {"status": InstanceStatus.ACTIVE, "tags": ["a", "b"], "least": 2}
