@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -48,6 +49,7 @@ class EventStatus(str, Enum):
     COMPLETED = "COMPLETED"
 
 
+@lru_cache(maxsize=16384)  # pages show the same runs' events again and again; uuid5 is a SHA-1 each
 def event_instance_id(instance_id: uuid.UUID, journey_event_id: uuid.UUID) -> uuid.UUID:
     """The id of an event instance: stable for (instance, journey event), even before a row exists."""
     return uuid.uuid5(instance_id, str(journey_event_id))
