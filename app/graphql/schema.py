@@ -20,7 +20,7 @@ from app.graphql.context import Context, Info
 from app.graphql.descriptions import describe
 from app.graphql.documents import DocumentCache, Documents
 from app.graphql.errors import ErrorShaping
-from app.graphql.execution.run import CompiledExecutor
+from app.graphql.execution.executor import CompiledExecutor
 from app.graphql.limits import MAX_TOKENS
 from app.graphql.metrics import ObserveOperation
 from app.graphql.node import resolve_node

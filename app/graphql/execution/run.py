@@ -1,9 +1,11 @@
 """Running a plan (app/graphql/execution/plan.py) with graphql-core's semantics.
 
-``CompiledExecutor`` is graphql-core's Executor (variable coercion, resolve infos, error
-collection and the response are its own) whose ``execute_operation`` runs a query through
-its plan instead of re-collecting and re-dispatching every field of every object. Field
-errors are located and collected as graphql-core does (a nullable field turns null, a
+:class:`Run` completes a plan depth first, the way graphql-core does; app/graphql/execution/
+waves.py runs it breadth first for the responses without errors and falls back to this one.
+``CompiledExecutor`` (app/graphql/execution/executor.py) is graphql-core's Executor (variable
+coercion, resolve infos, error collection and the response are its own) whose
+``execute_operation`` runs a query through its plan instead of re-collecting and
+re-dispatching every field of every object. Field errors are located and collected as graphql-core does (a nullable field turns null, a
 non-null one nulls its nearest nullable ancestor, errors under an already nulled position
 are dropped), sibling fields' awaitables are gathered concurrently and cancelled when an
 error bubbles past them, and resolvers are called exactly as graphql-core calls them (with
@@ -16,9 +18,7 @@ tests/test_execution_differential.py holds both paths to identical responses.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Awaitable, Iterable
-from dataclasses import dataclass, field
 from typing import Any, cast
 
 from graphql import GraphQLAbstractType, GraphQLError, GraphQLObjectType, located_error
@@ -26,81 +26,10 @@ from graphql.execution.executor import Executor, invalid_return_type_error
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, gather_with_cancel
 
-from app.graphql.execution.plan import (
-    Compiler,
-    DirectCall,
-    FieldPlan,
-    ObjectPlan,
-    Output,
-    Unsupported,
-    directive_variables,
-    supported,
-)
+from app.graphql.execution.plan import Compiler, DirectCall, FieldPlan, ObjectPlan, Output
 
 
-@dataclass
-class _OperationPlans:
-    directive_variables: tuple[str, ...] = ()
-    unsupported: bool = False
-    compiled: dict[tuple[str, ...], tuple[Compiler, ObjectPlan]] = field(default_factory=dict)
-
-
-# Plans by operation node; an entry goes when its document does (documents are cached by
-# app/graphql/documents.py, so plans live as long as their document's cache entry).
-_PLANS: dict[int, _OperationPlans] = {}
-
-
-def _plans(executor: Executor[Any]) -> tuple[Compiler, ObjectPlan] | None:
-    operation = executor.operation
-    entry = _PLANS.get(id(operation))
-    if entry is None:
-        entry = _OperationPlans()
-        try:
-            entry.directive_variables = directive_variables(operation, executor.fragments)
-        except Unsupported:
-            entry.unsupported = True
-        _PLANS[id(operation)] = entry
-        weakref.finalize(operation, _PLANS.pop, id(operation), None)
-    if entry.unsupported:
-        return None
-    coerced = executor.variable_values.coerced
-    signature = tuple(repr(coerced.get(name)) for name in entry.directive_variables)
-    compiled = entry.compiled.get(signature)
-    if compiled is None:
-        compiler = Compiler(executor)
-        try:
-            compiled = (compiler, compiler.root())
-        except Unsupported:
-            entry.unsupported = True
-            return None
-        entry.compiled[signature] = compiled
-    return compiled
-
-
-def _uses_middleware(executor: Executor[Any]) -> bool:
-    manager = executor.middleware_manager
-    return manager is not None and bool(getattr(manager, "_middleware_resolvers", None))
-
-
-class CompiledExecutor(Executor[Any]):
-    """graphql-core's executor, running queries through their plans (module docstring)."""
-
-    def __init__(self, *args: Any, operation_extensions: Any = None, **kwargs: Any) -> None:
-        # Strawberry hands a custom executor class the request's `extensions` too.
-        super().__init__(*args, **kwargs)
-        self.operation_extensions = operation_extensions
-
-    def execute_operation(self, serially: bool | None = None) -> Any:
-        if not supported(self.operation) or self.abort_signal is not None or _uses_middleware(self):
-            return super().execute_operation(serially)
-        compiled = _plans(self)
-        if compiled is None:
-            return super().execute_operation(serially)
-        compiler, plan = compiled
-        return _Run(self, compiler).operation(plan)
-
-
-class _Run:
+class Run:
     __slots__ = ("compiler", "errors", "executor", "is_awaitable")
 
     def __init__(self, executor: Executor[Any], compiler: Compiler) -> None:
@@ -157,9 +86,8 @@ class _Run:
                         value = self.resolve(fp, source, field_path, parent)
                     if is_awaitable(value):
                         result[key] = None  # keeps the response order; filled once awaited
-                        pending = pending or []
                         field_path = field_path or Path(path, key, typename)
-                        pending.append((key, self.awaited(fp.output, fp, value, field_path)))
+                        pending = self.defer(pending, result, key, fp.output, fp, value, field_path, completed=False)
                         continue
                 leaf = fp.output.leaf
                 if leaf is not None and value is not None and not isinstance(value, Exception):
@@ -169,8 +97,7 @@ class _Run:
                 completed = self.complete(fp.output, fp, value, field_path)
                 if is_awaitable(completed):
                     result[key] = None
-                    pending = pending or []
-                    pending.append((key, self.guarded(fp.output, fp, completed, field_path)))
+                    pending = self.defer(pending, result, key, fp.output, fp, completed, field_path, completed=True)
                     continue
                 result[key] = completed
             except Exception as exc:
@@ -178,6 +105,25 @@ class _Run:
         if pending is None:
             return result
         return _filled(result, pending)
+
+    def defer(
+        self,
+        pending: list[tuple[Any, Awaitable[Any]]] | None,
+        container: Any,
+        slot: Any,
+        output: Output,
+        fp: FieldPlan,
+        value: Awaitable[Any],
+        path: Path,
+        *,
+        completed: bool,
+    ) -> list[tuple[Any, Awaitable[Any]]] | None:
+        """A value to await into ``container[slot]``: here, among its object's (or list's)
+        pending values, awaited (and ``completed`` unless it already is) by that object."""
+        pending = pending or []
+        awaited = self.guarded(output, fp, value, path) if completed else self.awaited(output, fp, value, path)
+        pending.append((slot, awaited))
+        return pending
 
     def resolve(self, fp: FieldPlan, source: Any, path: Path, parent: GraphQLObjectType) -> Any:
         executor = self.executor
@@ -316,15 +262,14 @@ class _Run:
             item_path = Path(path, index, None)
             try:
                 if is_awaitable(item):
-                    completed: Any = self.awaited(item_output, fp, item, item_path)
-                else:
-                    completed = self.complete(item_output, fp, item, item_path)
-                    if is_awaitable(completed):
-                        completed = self.guarded(item_output, fp, completed, item_path)
+                    results.append(None)
+                    pending = self.defer(pending, results, index, item_output, fp, item, item_path, completed=False)
+                    continue
+                completed = self.complete(item_output, fp, item, item_path)
                 if is_awaitable(completed):
-                    pending = pending or []
-                    pending.append((index, completed))
-                    completed = None
+                    results.append(None)
+                    pending = self.defer(pending, results, index, item_output, fp, completed, item_path, completed=True)
+                    continue
             except Exception as exc:
                 completed = self.failed(item_output, fp, exc, item_path)
             results.append(completed)
