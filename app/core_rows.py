@@ -16,7 +16,8 @@ It takes that shortcut only where it changes nothing:
   parameters (expanding ``IN``), it is ``session.execute`` as before;
 - the engine's ``before_cursor_execute`` / ``after_cursor_execute`` listeners (tracing's spans,
   the tests' statement counter) still see every statement;
-- any failure is left to ``session.execute`` to run again and report in its own terms: a
+- a statement cancelled halfway has its connection discarded by the gate; any other
+  failure is left to ``session.execute`` to run again and report in its own terms: a
   disconnect on the first statement of a checkout is then retried once on a fresh connection by
   :class:`app.gate.RetryingSession`, and an error in the statement is raised as SQLAlchemy raises it.
 """
@@ -32,7 +33,7 @@ from sqlalchemy import ARRAY, Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.gate import READING, RETRY
+from app.gate import DISCARD, READING, RETRY
 
 Processor = Callable[[Any], Any]
 
@@ -163,6 +164,11 @@ async def fetch_rows(session: AsyncSession, statement: Select[Any], params: Mapp
         records = await connection.fetch(prepared.sql, *arguments)
     except Exception:
         failed = True
+    except BaseException:
+        # Cancelled mid-statement (a sibling field's error, a client gone): asyncpg asks the
+        # server to cancel it, and the gate discards the connection rather than pool it.
+        session.info[DISCARD] = True
+        raise
     else:
         failed = False
         session.info.pop(RETRY, None)  # the checkout's first statement is done: no retry after this

@@ -36,6 +36,7 @@ AUTOCOMMIT = "AUTOCOMMIT"
 # session.info keys: how to reconnect while the first statement is unproven; reads-only mode.
 RETRY = "gate.retry"
 READING = "gate.reading"
+DISCARD = "gate.discard"  # the connection is not to go back to the pool
 
 
 def disconnected(exc: BaseException) -> bool:
@@ -195,6 +196,8 @@ class SessionGate:
             if session is None or connection is None:
                 return
             try:
+                if session.info.get(DISCARD):  # a read cancelled halfway (app/core_rows.py)
+                    await connection.invalidate()
                 await session.close()
                 await connection.close()
             except Exception:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -463,3 +465,22 @@ def test_livekit_settings_have_defaults_and_can_turn_reconciliation_off() -> Non
     assert service.client_url("https://lk.example") == "wss://lk.example"
     assert rooms.cleanup_backoff(1) < rooms.cleanup_backoff(3) <= rooms.CLEANUP_MAX_BACKOFF
     assert rooms.cleanup_backoff(50) == rooms.CLEANUP_MAX_BACKOFF
+
+
+def test_the_livekit_sdk_is_loaded_only_once_livekit_is_used() -> None:
+    # A server without LiveKit configured never loads livekit-api (nor aiohttp and protobuf
+    # under it): 15 MiB of every worker's memory. The tests above use it for real.
+    probe = (
+        "import sys\n"
+        "from app.config import load_settings\n"
+        "from app.main import create_app\n"
+        "create_app(load_settings({'JOURNEYS_ENV': 'test', 'JOURNEYS_DATA_DIR': '/nonexistent'}), 'postgresql+asyncpg://x@/y')\n"
+        "print(sorted(m for m in ('livekit.api', 'aiohttp', 'google.protobuf') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+    livekit = LiveKit(url="http://127.0.0.1:1", api_key="key", api_secret="s" * 32, timeout=1.0)
+    token = livekit.participant_token(
+        room="r", identity="i", name="n", metadata={}, ttl=timedelta(minutes=1), sources=[]
+    )
+    assert jwt.decode(token, "s" * 32, algorithms=["HS256"], options={"verify_aud": False})["video"]["room"] == "r"

@@ -5,6 +5,7 @@ anything."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -48,6 +49,7 @@ TENANTS = (
         Tenant.__table__.c.slug == bindparam("slug")  # type: ignore[attr-defined]
     )
 )
+SLOW = select(func.pg_sleep(bindparam("seconds", type_=Integer)).label("slept"), literal(1, Integer).label("n"))
 FAILING = select(cast(bindparam("digits", type_=String), Integer).label("number"))
 PARAMS: dict[str, Any] = {"status": InstanceStatus.ACTIVE, "tags": ["a", "b"], "least": 2}
 
@@ -157,3 +159,38 @@ async def test_the_first_read_on_a_dead_connection_is_retried_once(
     finally:
         await gate.close()
     assert len([r for r in caplog.records if "retrying the first statement" in r.getMessage()]) == 1
+
+
+async def test_a_read_cancelled_halfway_leaves_no_connection_behind(engine: AsyncEngine) -> None:
+    # (graphql-core cancels the siblings of a field whose error nulls their parent)
+    gate = SessionGate(create_session_factory(engine))
+    async with gate.read() as session:
+        pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+
+    async def slow() -> None:
+        async with gate.read() as session:
+            await fetch_rows(session, SLOW, {"seconds": 30})
+
+    reading = asyncio.create_task(slow())
+    await asyncio.sleep(0.5)
+    reading.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reading
+    await gate.close()
+    # the one pooled connection was replaced: the next operation reads at once, on a new backend
+    gate = SessionGate(create_session_factory(engine))
+    try:
+        async with gate.read() as session:
+            rows = await asyncio.wait_for(fetch_rows(session, ROWS, PARAMS), 5)
+            assert [r.n for r in rows] == [2, 3]
+            assert (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one() != pid
+            # and the statement itself was cancelled on the server (not left sleeping)
+            busy = "SELECT count(*) FROM pg_stat_activity WHERE pid = :pid AND state = 'active'"
+            for _ in range(30):
+                if (await session.execute(text(busy), {"pid": pid})).scalar_one() == 0:
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                pytest.fail("the cancelled statement still runs")
+    finally:
+        await gate.close()

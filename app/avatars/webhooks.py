@@ -10,8 +10,8 @@ redelivery (LiveKit retries until it gets a 2xx) is recognised and changes nothi
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from livekit.api import WebhookEvent
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -19,6 +19,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from app.avatars.livekit import WebhookMalformed, WebhookRejected
+
+if TYPE_CHECKING:
+    from livekit.api import WebhookEvent
 from app.avatars.models import AvatarSession, AvatarSessionStatus, LiveKitWebhookDelivery
 from app.avatars.reconcile import runtime_runner
 from app.avatars.rooms import lock_session, mark_ended
