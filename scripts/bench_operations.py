@@ -31,7 +31,10 @@ Per operation and server it reports:
   client Sync or simple Query message is one round trip (the client waits for ReadyForQuery).
 
     .venv/bin/python scripts/bench_operations.py [--quick] [--rounds 5] [--duration 10]
-        [--connections 16] [--threads 2] [--warmup 2] [--census 20]
+        [--connections 16] [--threads 2] [--warmup 2] [--census 20] [--profile DIR]
+
+With ``--profile DIR`` it measures nothing: after the census it records the app under wrk with
+py-spy (pip), one file of collapsed stacks per operation in DIR, to read where the time goes.
 """
 
 from __future__ import annotations
@@ -994,12 +997,19 @@ async def measure(
 
 async def profile(processes: Processes, args: argparse.Namespace, app: Server, load: Any) -> None:
     """py-spy under wrk on the app, one flame per operation (collapsed stacks, for reading the read path's cost)."""
-    directory = Path(args.profile)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = Path(args.profile)  # (made by main)
     for name in OPERATIONS:
         await load("app", name, args.warmup or 1.0)
         out = directory / f"{name}.txt"
-        argv = [str(Path(sys.executable).with_name("py-spy")), "record", "--format", "raw", "--rate", "500", "--nonblocking"]
+        argv = [
+            str(Path(sys.executable).with_name("py-spy")),
+            "record",
+            "--format",
+            "raw",
+            "--rate",
+            "500",
+            "--nonblocking",
+        ]
         spy = await processes.start([*argv, "-o", str(out), "--pid", str(app.pid), "--duration", f"{args.duration:g}"])
         run = await load("app", name, args.duration)
         await spy.wait()
@@ -1028,8 +1038,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--census", type=int, default=20, help="requests per operation counted on the wire (default 20)"
     )
-    parser.add_argument("--profile", metavar="DIR", help="instead of measuring, record py-spy stacks of the app per operation")
+    parser.add_argument(
+        "--profile", metavar="DIR", help="instead of measuring, record py-spy stacks of the app per operation"
+    )
     args = parser.parse_args(argv)
+    if args.profile:
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
     if args.quick:
         args.rounds, args.duration, args.warmup, args.census = 1, 2.0, 1.0, 5
     if args.rounds < 1 or args.duration <= 0 or args.connections < 1 or args.census < 1:
