@@ -98,8 +98,9 @@ class _Ineligible(Exception):
     """The statement is left to ``session.execute`` (see the module docstring)."""
 
 
-_PREPARED: dict[int, _Prepared | None] = {}  # by id() of statements that live for the process
-_KEEP: dict[int, Select[Any]] = {}  # what the ids above name, kept alive so an id is never reused
+# By id() of statements built once for the process; each kept with its entry, so that its id
+# is never reused by another statement.
+_PREPARED: dict[int, tuple[Select[Any], _Prepared | None]] = {}
 
 
 def _attribute_name(name: str) -> bool:
@@ -118,17 +119,14 @@ def _result_processor(type_: Any, dialect: Dialect) -> Processor | None:
 
 
 def _prepared(statement: Select[Any], dialect: Dialect) -> _Prepared | None:
-    key = id(statement)
-    try:
-        return _PREPARED[key]
-    except KeyError:
-        pass
+    entry = _PREPARED.get(id(statement))
+    if entry is not None:
+        return entry[1]
     try:
         prepared: _Prepared | None = _Prepared(statement, dialect)
     except _Ineligible:
         prepared = None
-    _PREPARED[key] = prepared
-    _KEEP[key] = statement
+    _PREPARED[id(statement)] = (statement, prepared)
     return prepared
 
 

@@ -1,19 +1,16 @@
-"""Running a plan (app/graphql/execution/plan.py) with graphql-core's semantics.
+"""Running a plan (app/graphql/execution/plan.py) depth first, with graphql-core's semantics.
 
-:class:`Run` completes a plan depth first, the way graphql-core does; app/graphql/execution/
-waves.py runs it breadth first for the responses without errors and falls back to this one.
-``CompiledExecutor`` (app/graphql/execution/executor.py) is graphql-core's Executor (variable
-coercion, resolve infos, error collection and the response are its own) whose
-``execute_operation`` runs a query through its plan instead of re-collecting and
-re-dispatching every field of every object. Field errors are located and collected as graphql-core does (a nullable field turns null, a
-non-null one nulls its nearest nullable ancestor, errors under an already nulled position
-are dropped), sibling fields' awaitables are gathered concurrently and cancelled when an
-error bubbles past them, and resolvers are called exactly as graphql-core calls them (with
-a resolve info, coerced arguments and middleware) — or, for a Strawberry field whose function
-has nothing but Strawberry's wrapper around it, that function called as the wrapper would call
-it (plan.DirectCall). What the plan does not cover — mutations, subscriptions, introspection,
-``@defer``/``@stream``, field middleware — runs through graphql-core unchanged.
-tests/test_execution_differential.py holds both paths to identical responses.
+:class:`Run` completes a plan the way graphql-core does; app/graphql/execution/waves.py runs
+it breadth first for the responses without errors and falls back to this one (what hands a
+query to either is ``CompiledExecutor``, app/graphql/execution/executor.py). Field errors are
+located and collected as graphql-core does (a nullable field turns null, a non-null one nulls
+its nearest nullable ancestor, errors under an already nulled position are dropped), sibling
+fields' awaitables are gathered concurrently and cancelled when an error bubbles past them,
+and resolvers are called exactly as graphql-core calls them (with a resolve info, coerced
+arguments and middleware) — or, for a Strawberry field whose function has nothing but
+Strawberry's wrapper around it, that function called as the wrapper would call it
+(plan.DirectCall). tests/test_execution_differential.py holds the plans to graphql-core's
+responses.
 """
 
 from __future__ import annotations
